@@ -1,0 +1,3 @@
+//! runner: run transfer-learning experiments declared in YAML.
+
+pub mod spec;
