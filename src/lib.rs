@@ -1,3 +1,8 @@
 //! runner: run transfer-learning experiments declared in YAML.
+//!
+//! Data flow: [`spec`] (YAML text to a typed, validated spec with source locations) ->
+//! [`plan`] (graph IR with shapes, phases with trainable sets) -> `model` (Burn modules).
 
+pub mod model;
+pub mod plan;
 pub mod spec;
