@@ -364,6 +364,13 @@ fn topological_order(
         current = next;
     }
     path.reverse();
+    // Name the cycle from the node written first in the spec.
+    let first_written = path
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, i)| **i)
+        .map_or(0, |(pos, _)| pos);
+    path.rotate_left(first_written);
     let mut names: Vec<&str> = path.iter().map(|i| pending[*i].name.as_str()).collect();
     names.push(names[0]);
     let first = &pending[path[0]];

@@ -64,9 +64,32 @@ pub fn validate_as(kind: Document, document: &Value, source: &SourceMap) -> Vec<
     for error in validator(kind).iter_errors(document) {
         explain(&error, document, source, &mut found);
     }
+    drop_missing_explained_by_typos(&mut found);
     found.sort_by_key(|d| d.span.map(|s| (s.start.line, s.start.col)));
     found.dedup_by(|a, b| a.message == b.message && a.span == b.span);
     found
+}
+
+/// A misspelt required key shows up twice: as an unknown key and as a missing one. Keep only
+/// the unknown key, whose did-you-mean already names the missing one.
+fn drop_missing_explained_by_typos(found: &mut Vec<Diagnostic>) {
+    let suggested: Vec<String> = found
+        .iter()
+        .filter(|d| d.message.starts_with("unknown key"))
+        .filter_map(|d| {
+            d.help
+                .as_deref()?
+                .strip_prefix("did you mean ")
+                .map(str::to_string)
+        })
+        .collect();
+    found.retain(|d| {
+        !(d.message.starts_with("missing key")
+            && suggested.iter().any(|s| {
+                d.message
+                    .starts_with(&format!("missing key {}", s.trim_end_matches('?')))
+            }))
+    });
 }
 
 /// The JSON value at `pointer` in `document`.
@@ -115,10 +138,13 @@ fn explain(
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            let place = if path.is_empty() {
-                "the spec".to_string()
-            } else {
-                format!("`{field}`")
+            let named = value_at(document, &path)
+                .and_then(|v| v.get("name"))
+                .and_then(Value::as_str);
+            let place = match named {
+                Some(node) => format!("`{node}`"),
+                None if path.is_empty() => "the spec".to_string(),
+                None => format!("`{field}`"),
             };
             Diagnostic::error(
                 format!("missing key `{name}` in {place}"),
@@ -135,16 +161,16 @@ fn explain(
         )
         .with_label(format!("expected {}", type_names(kind))),
         ValidationErrorKind::Minimum { limit } => {
-            range_error(&field, &found, format!(">= {limit}"), at_value)
+            range_error(&field, &found, format!(">= {}", number(limit)), at_value)
         }
         ValidationErrorKind::Maximum { limit } => {
-            range_error(&field, &found, format!("<= {limit}"), at_value)
+            range_error(&field, &found, format!("<= {}", number(limit)), at_value)
         }
         ValidationErrorKind::ExclusiveMinimum { limit } => {
-            range_error(&field, &found, format!("> {limit}"), at_value)
+            range_error(&field, &found, format!("> {}", number(limit)), at_value)
         }
         ValidationErrorKind::ExclusiveMaximum { limit } => {
-            range_error(&field, &found, format!("< {limit}"), at_value)
+            range_error(&field, &found, format!("< {}", number(limit)), at_value)
         }
         ValidationErrorKind::MinItems { limit } => Diagnostic::error(
             format!("`{field}` needs at least {limit} item(s), found {found}"),
@@ -411,6 +437,14 @@ fn describe(value: &Value) -> String {
         Value::String(s) => format!("`{s}`"),
         Value::Array(a) => format!("a list of {} item(s)", a.len()),
         Value::Object(_) => "a mapping".to_string(),
+    }
+}
+
+/// A schema limit as a person writes it: `1`, not `1.0`.
+fn number(limit: &Value) -> String {
+    match limit.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+        _ => limit.to_string(),
     }
 }
 

@@ -420,8 +420,8 @@ mod tests {
     fn locates_keys_and_values() {
         let (_, map) = parse("model:\n  nodes:\n    - {name: a, rate: 0.5}\n").unwrap();
         let loc = map.locate("/model/nodes/0/rate").unwrap();
-        assert_eq!(loc.key.unwrap().start, Pos { line: 3, col: 20 });
-        assert_eq!(loc.value.start, Pos { line: 3, col: 26 });
+        assert_eq!(loc.key.unwrap().start, Pos { line: 3, col: 17 });
+        assert_eq!(loc.value.start, Pos { line: 3, col: 23 });
     }
 
     #[test]
