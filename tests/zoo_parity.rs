@@ -61,7 +61,11 @@ fn parity(
     let start = Instant::now();
     let reports = load_pretrained(&mut model, &plan, &device()).expect("loads");
     println!("{folder}: {} ({:?} in all)", reports[0], start.elapsed());
-    let features = model.forward(input(folder)).into_data().try_to_vec::<f32>().unwrap();
+    let features = model
+        .forward(input(folder))
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let expected = reference_tensor(folder, "features");
     let diff = max_abs_diff(&features, &expected.values);
     println!("{folder}: features max abs diff {diff:.2e}");
@@ -73,7 +77,11 @@ fn parity(
         let mut model = build(&plan);
         let reports = load_pretrained(&mut model, &plan, &device()).expect("loads");
         assert!(reports[0].unused.is_empty(), "{:?}", reports[0].unused);
-        let logits = model.forward(input(folder)).into_data().try_to_vec::<f32>().unwrap();
+        let logits = model
+            .forward(input(folder))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         let expected = reference_tensor(folder, "logits");
         let diff = max_abs_diff(&logits, &expected.values);
         println!("{folder}: logits max abs diff {diff:.2e}");
@@ -96,11 +104,16 @@ fn mobilenet_v2_top1_is_egyptian_cat() {
     .unwrap();
     let mut model = build(&plan);
     load_pretrained(&mut model, &plan, &device()).unwrap();
-    let logits = model.forward(input(folder)).into_data().try_to_vec::<f32>().unwrap();
+    let logits = model
+        .forward(input(folder))
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let best = (0..logits.len())
         .max_by(|a, b| logits[*a].total_cmp(&logits[*b]))
         .unwrap();
-    let labels = std::fs::read_to_string(shared("imagenet_labels/imagenet_labels_1001.txt")).unwrap();
+    let labels =
+        std::fs::read_to_string(shared("imagenet_labels/imagenet_labels_1001.txt")).unwrap();
     let label = labels.lines().nth(best).unwrap();
     println!("top-1: {best} {label}");
     assert_eq!(label, "Egyptian cat");
@@ -127,4 +140,51 @@ fn cut_point_drops_the_classifier_and_reports_it_unused() {
         ["top.Conv2d_1x1_output.bias", "top.Conv2d_1x1_output.weight"]
     );
     assert_eq!(reports[0].applied.len(), 104);
+}
+
+/// The base reads the preprocess node's output, not the raw images: raw pixels through
+/// `preprocess: mobilenet_v2` give the reference features.
+#[test]
+fn preprocess_preset_feeds_the_base() {
+    let folder = "mobilenet_v2_1.0_224";
+    let weights = shared(&format!("{folder}/{folder}.safetensors"));
+    let text = format!(
+        r#"name: t
+data: {{root: {root}, image_size: [224, 224]}}
+model:
+  nodes:
+    - {{name: image, op: input, shape: [224, 224, 3]}}
+    - {{name: scale, op: preprocess, input: image, preset: mobilenet_v2}}
+    - {{name: base, op: pretrained, input: scale, arch: mobilenet_v2_1.0, weights: {w}, output: global_avg_pool}}
+  outputs: [base]
+loss: {{binary_crossentropy: {{from_logits: true}}}}
+phases:
+  - {{name: p, epochs: 1, optimizer: {{adam: {{lr: 1.0e-3}}}}}}
+"#,
+        root = env!("CARGO_MANIFEST_DIR"),
+        w = weights.display()
+    );
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/generated.yaml");
+    let loaded = runner::spec::parse(&path, text, &[]).unwrap();
+    let plan = runner::plan::plan(&loaded).unwrap();
+    let mut model = build(&plan);
+    load_pretrained(&mut model, &plan, &device()).unwrap();
+    // Undo the reference preprocessing to get pixels back.
+    let mut pixels = reference_tensor(folder, "input_nchw");
+    pixels
+        .values
+        .iter_mut()
+        .for_each(|v| *v = (*v + 1.0) * 127.5);
+    let input = burn::tensor::Tensor::<4>::from_data(
+        burn::tensor::TensorData::new(pixels.values, pixels.shape),
+        &device(),
+    );
+    let features = model
+        .forward(input)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let diff = max_abs_diff(&features, &reference_tensor(folder, "features").values);
+    println!("through preprocess: features max abs diff {diff:.2e}");
+    assert!(diff < 1e-3, "{diff}");
 }

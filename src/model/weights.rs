@@ -163,7 +163,10 @@ fn incomplete_message(r: &LoadReport) -> String {
         ));
     }
     if r.missing.len() > SHOWN {
-        lines.push(format!("  ... and {} more missing", r.missing.len() - SHOWN));
+        lines.push(format!(
+            "  ... and {} more missing",
+            r.missing.len() - SHOWN
+        ));
     }
     for m in r.mismatched.iter().take(SHOWN) {
         lines.push(format!(
@@ -212,8 +215,12 @@ pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, RawTensor>, WeightsE
     })?;
     let mut out = BTreeMap::new();
     for (name, view) in file.tensors() {
-        let values = to_f32(view.dtype(), view.data())
-            .ok_or_else(|| format(format!("tensor `{name}` has dtype {:?}; only F32, F64, F16 and BF16 are read", view.dtype())))?;
+        let values = to_f32(view.dtype(), view.data()).ok_or_else(|| {
+            format(format!(
+                "tensor `{name}` has dtype {:?}; only F32, F64, F16 and BF16 are read",
+                view.dtype()
+            ))
+        })?;
         out.insert(
             name,
             RawTensor {
@@ -431,10 +438,7 @@ pub fn load_base(
         }
         found.push((layer, got));
     }
-    report.unused = tensors
-        .into_keys()
-        .filter(|k| !used.contains(k))
-        .collect();
+    report.unused = tensors.into_keys().filter(|k| !used.contains(k)).collect();
     if !report.is_complete() {
         report.elapsed = start.elapsed();
         return Err(WeightsError::Incomplete(Box::new(report)));

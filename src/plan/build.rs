@@ -274,10 +274,17 @@ fn load_bases(
                 let (message, key) = if arch.is_some() {
                     ("give either `arch` or `graph`, not both", "/graph")
                 } else {
-                    ("a pretrained node needs `arch` (a built-in architecture) or `graph` (a graph file)", "/name")
+                    (
+                        "a pretrained node needs `arch` (a built-in architecture) or `graph` (a graph file)",
+                        "/name",
+                    )
                 };
                 let d = Diagnostic::error(format!("`{}`: {message}", p.name), None)
-                    .with_label(if arch.is_some() { "second source of the graph" } else { "no graph" })
+                    .with_label(if arch.is_some() {
+                        "second source of the graph"
+                    } else {
+                        "no graph"
+                    })
                     .with_help("e.g. `arch: mobilenet_v2_1.0` or `graph: bases/my_net.yaml`");
                 found.push((0, located(sources, 0, &format!("{pointer}{key}"), d, false)));
             }

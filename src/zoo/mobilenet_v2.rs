@@ -110,12 +110,7 @@ pub fn keras(alpha: f64, top: bool) -> ModelSpec {
         };
         let block_input = x.clone();
         if i > 0 {
-            x = g.conv(
-                &format!("{p}expand"),
-                &x,
-                channels * t,
-                Conv::new(1, 1),
-            );
+            x = g.conv(&format!("{p}expand"), &x, channels * t, Conv::new(1, 1));
             x = g.batch_norm(&format!("{p}expand_BN"), &x, MOMENTUM);
             x = relu6(&mut g, format!("{p}expand_relu"), &x);
         }

@@ -27,8 +27,8 @@ mod mobilenet_v2;
 
 use crate::spec::model::{
     ActivationFn, ActivationNode, BatchNormNode, Conv2dNode, DenseNode, DepthwiseConv2dNode, Dim,
-    DropoutNode, InputNode, MergeNode, ModelSpec, NodeSpec, Padding, PaddingMode, Size2,
-    UnaryNode, ZeroPaddingNode,
+    DropoutNode, InputNode, MergeNode, ModelSpec, NodeSpec, Padding, PaddingMode, Size2, UnaryNode,
+    ZeroPaddingNode,
 };
 
 /// A parsed `arch:` name.
@@ -101,7 +101,10 @@ pub fn parse(name: &str) -> Option<(Arch, bool)> {
 pub fn build(name: &str) -> Option<ModelSpec> {
     let (arch, top) = parse(name)?;
     Some(match arch {
-        Arch::MobileNetV2 { alpha, keras: false } => mobilenet_v2::slim(alpha, top),
+        Arch::MobileNetV2 {
+            alpha,
+            keras: false,
+        } => mobilenet_v2::slim(alpha, top),
         Arch::MobileNetV2 { alpha, keras: true } => mobilenet_v2::keras(alpha, top),
         Arch::MobileNetV1 { alpha } => mobilenet_v1::keras(alpha, top),
         Arch::EfficientNetLite0 => efficientnet::lite0(top),
