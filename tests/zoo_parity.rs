@@ -188,3 +188,21 @@ phases:
     println!("through preprocess: features max abs diff {diff:.2e}");
     assert!(diff < 1e-3, "{diff}");
 }
+
+#[test]
+fn arch_errors_are_located_with_suggestions() {
+    let err = plan_with("arch: mobilenet_v2_1,0", "", "base").unwrap_err();
+    println!("{err}");
+    assert!(
+        err.contains("unknown architecture `mobilenet_v2_1,0`"),
+        "{err}"
+    );
+    assert!(err.contains("mobilenet_v2_1.0"), "{err}");
+    let err = plan_with("arch: efficientnet_lite0, graph: x.yaml", "", "base").unwrap_err();
+    assert!(err.contains("not both"), "{err}");
+    let err = plan_with("output: x", "", "base").unwrap_err();
+    assert!(err.contains("needs `arch`"), "{err}");
+    // Cut points name real layers, with a did-you-mean.
+    let err = plan_with("arch: mobilenet_v2_1.0, output: Conv2d_18", "", "base").unwrap_err();
+    assert!(err.contains("Conv2d_18_1"), "{err}");
+}
