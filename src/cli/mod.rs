@@ -1,5 +1,6 @@
 //! Subcommands and their arguments; each subcommand lives in its own module.
 
+mod predict;
 mod schema;
 mod validate;
 
@@ -36,6 +37,25 @@ pub enum Command {
         /// Override a spec value, e.g. `--set data.root=/data/pets` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
+    },
+    /// Run a spec's model on images and print the most likely classes.
+    Predict {
+        /// The spec whose model to run (e.g. experiments/imagenet_predict.yaml).
+        #[arg(long)]
+        spec: PathBuf,
+        /// Weights file for the spec's pretrained node, instead of its `weights:`.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Class names, one per line (line i = output i; a 1001-line file starting with
+        /// `background` also fits 1000-way models).
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Classes to print per image.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// Image files (JPEG or PNG).
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
     },
     /// Write the spec's JSON Schema (generated from the code) for editors and CI.
     Schema {
@@ -102,5 +122,18 @@ pub fn run(command: Command) -> Result<(), Failure> {
             overrides,
         } => validate::run(&specs, layers, &overrides),
         Command::Schema { out, check } => schema::run(&out, check),
+        Command::Predict {
+            spec,
+            weights,
+            labels,
+            top,
+            images,
+        } => predict::run(&predict::Options {
+            spec: &spec,
+            weights: weights.as_deref(),
+            labels: labels.as_deref(),
+            top,
+            images: &images,
+        }),
     }
 }

@@ -85,7 +85,9 @@ pub fn run(model: &GraphModel, images: Tensor<4>) -> Tensor<2> {
             };
             v.expect("inputs are evaluated before their readers")
         };
-        let inputs: Vec<Value> = if matches!(node.op, Op::Input) {
+        // Only the graph's own input reads the images; a pretrained base's input node passes
+        // on the value of the node it is wired to (e.g. a preprocess node).
+        let inputs: Vec<Value> = if i == graph.input {
             vec![Value::Image(images.clone())]
         } else {
             node.inputs.iter().map(|&j| take(j)).collect()

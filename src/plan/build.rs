@@ -7,6 +7,7 @@ use super::{Sources, located};
 use crate::spec::diagnostic::Diagnostic;
 use crate::spec::model::{ModelSpec, NodeSpec};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 /// A node before resolution, with where it was written.
 struct Pending<'a> {
@@ -242,36 +243,93 @@ fn load_bases(
         let NodeSpec::Pretrained(p) = node else {
             continue;
         };
-        let path = sources.resolve(&p.graph);
-        match crate::spec::load_model_file(&path) {
-            Ok((base, text, map)) => {
-                let file = sources.add(path, text, map);
-                bases.insert(p.name.clone(), (file, base));
-            }
-            Err(report) => {
-                if report.text.is_empty() {
-                    let d = Diagnostic::error(
-                        format!(
-                            "cannot read the base graph `{}`: {}",
-                            path.display(),
-                            report.diagnostics[0].message
-                        ),
-                        None,
-                    )
-                    .with_label("graph file")
-                    .with_help("paths are relative to the spec file's folder");
-                    found.push((
-                        0,
-                        located(sources, 0, &format!("/model/nodes/{i}/graph"), d, false),
-                    ));
-                } else {
-                    let file = sources.add(report.file, report.text, Default::default());
-                    found.extend(report.diagnostics.into_iter().map(|d| (file, d)));
+        let pointer = format!("/model/nodes/{i}");
+        match (&p.arch, &p.graph) {
+            (Some(arch), None) => match crate::zoo::build(arch) {
+                Some(base) => {
+                    // The generated graph as JSON text (valid YAML), so that any problem in it
+                    // is still reported against a text with locations.
+                    let text = serde_json::to_string_pretty(&base).unwrap_or_default();
+                    let map = crate::spec::yaml::parse(&text)
+                        .map(|(_, map)| map)
+                        .unwrap_or_default();
+                    let file = sources.add(PathBuf::from(format!("<arch {arch}>")), text, map);
+                    bases.insert(p.name.clone(), (file, base));
                 }
+                None => {
+                    let d = Diagnostic::error(format!("unknown architecture `{arch}`"), None)
+                        .with_label("not a built-in architecture")
+                        .with_suggestion(arch, crate::zoo::KNOWN.iter().copied())
+                        .with_help(format!(
+                            "built-in: mobilenet_v2_<alpha>, mobilenet_v2_keras_<alpha>, \
+                             mobilenet_v1_<alpha>, efficientnet_lite0, each optionally with \
+                             `_no_top`; or give `graph: FILE` instead (e.g. {})",
+                            crate::zoo::KNOWN.join(", ")
+                        ));
+                    found.push((0, located(sources, 0, &format!("{pointer}/arch"), d, false)));
+                }
+            },
+            (None, Some(graph)) => load_graph_file(sources, found, &pointer, p, graph, &mut bases),
+            (arch, _) => {
+                let (message, key) = if arch.is_some() {
+                    ("give either `arch` or `graph`, not both", "/graph")
+                } else {
+                    (
+                        "a pretrained node needs `arch` (a built-in architecture) or `graph` (a graph file)",
+                        "/name",
+                    )
+                };
+                let d = Diagnostic::error(format!("`{}`: {message}", p.name), None)
+                    .with_label(if arch.is_some() {
+                        "second source of the graph"
+                    } else {
+                        "no graph"
+                    })
+                    .with_help("e.g. `arch: mobilenet_v2_1.0` or `graph: bases/my_net.yaml`");
+                found.push((0, located(sources, 0, &format!("{pointer}{key}"), d, false)));
             }
         }
     }
     bases
+}
+
+/// Reads a base graph file named by `graph:` of pretrained node `p`.
+fn load_graph_file(
+    sources: &mut Sources,
+    found: &mut Found,
+    pointer: &str,
+    p: &crate::spec::model::PretrainedNode,
+    graph: &Path,
+    bases: &mut HashMap<String, (usize, ModelSpec)>,
+) {
+    let path = sources.resolve(graph);
+    match crate::spec::load_model_file(&path) {
+        Ok((base, text, map)) => {
+            let file = sources.add(path, text, map);
+            bases.insert(p.name.clone(), (file, base));
+        }
+        Err(report) => {
+            if report.text.is_empty() {
+                let d = Diagnostic::error(
+                    format!(
+                        "cannot read the base graph `{}`: {}",
+                        path.display(),
+                        report.diagnostics[0].message
+                    ),
+                    None,
+                )
+                .with_label("graph file")
+                .with_help("paths are relative to the spec file's folder");
+                found.push((
+                    0,
+                    located(sources, 0, &format!("{pointer}/graph"), d, false),
+                ));
+            } else {
+                let file = sources.add(report.file, report.text, Default::default());
+                found.extend(report.diagnostics.into_iter().map(|d| (file, d)));
+            }
+        }
+    }
 }
 
 /// Adds a base's layers as `<name>.<layer>` nodes; returns the name of the cut-point node.

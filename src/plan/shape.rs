@@ -301,6 +301,10 @@ pub fn infer(node: &NodeSpec, inputs: &[Shape]) -> Result<(Op, Shape), ShapeErro
             },
             inputs[0],
         ),
+        NodeSpec::Preprocess(n) => {
+            let (scale, offset) = n.preset.scale_offset();
+            (Op::Rescale { scale, offset }, inputs[0])
+        }
         NodeSpec::Pretrained(_) => {
             unreachable!("pretrained nodes are expanded before shape inference")
         }

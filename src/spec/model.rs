@@ -55,6 +55,8 @@ pub enum NodeSpec {
     Dropout(DropoutNode),
     /// `x * scale + offset`, like Keras `Rescaling`.
     Rescale(RescaleNode),
+    /// An architecture's input scaling by name (`mobilenet_v2`, `efficientnet_lite0`...).
+    Preprocess(PreprocessNode),
     /// A pretrained base: a built-in architecture or a graph file, with its weights.
     Pretrained(PretrainedNode),
 }
@@ -374,7 +376,42 @@ pub struct RescaleNode {
     pub offset: f64,
 }
 
+/// `preprocess` settings: the input scaling an architecture was trained with, by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreprocessNode {
+    /// Unique node name.
+    pub name: String,
+    /// The node this one reads (raw pixels, 0..255).
+    pub input: String,
+    /// Which architecture's convention.
+    pub preset: PreprocessPreset,
+}
+
+/// Named input scalings; each compiles to `x * scale + offset` (see [`PreprocessPreset::scale_offset`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PreprocessPreset {
+    /// `pixel / 127.5 - 1` (range [-1, 1]), Keras `mobilenet_v2.preprocess_input`.
+    MobilenetV2,
+    /// `pixel / 127.5 - 1` (range [-1, 1]), Keras `mobilenet.preprocess_input`.
+    MobilenetV1,
+    /// `(pixel - 127) / 128`, the TensorFlow EfficientNet-Lite convention.
+    EfficientnetLite0,
+}
+
+impl PreprocessPreset {
+    /// `(scale, offset)` such that the model input is `pixel * scale + offset`.
+    pub fn scale_offset(self) -> (f64, f64) {
+        match self {
+            PreprocessPreset::MobilenetV2 | PreprocessPreset::MobilenetV1 => (1.0 / 127.5, -1.0),
+            PreprocessPreset::EfficientnetLite0 => (1.0 / 128.0, -127.0 / 128.0),
+        }
+    }
+}
+
 /// `pretrained` settings: a base network whose layers become nodes named `<name>.<layer>`.
+/// Give exactly one of `arch` (a built-in architecture) and `graph` (a graph file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PretrainedNode {
@@ -382,15 +419,39 @@ pub struct PretrainedNode {
     pub name: String,
     /// The node this one reads.
     pub input: String,
+    /// A built-in architecture: `mobilenet_v2_<alpha>` (TF-slim/TFLite names, batch norm
+    /// folded into conv biases, 1001-way classifier), `mobilenet_v2_keras_<alpha>` (Keras names,
+    /// batch norm layers, 1000-way classifier), `mobilenet_v1_<alpha>` (Keras), or
+    /// `efficientnet_lite0`; add `_no_top` to leave out the classifier, e.g.
+    /// `mobilenet_v2_keras_0.35_no_top`.
+    #[serde(default)]
+    pub arch: Option<String>,
     /// A YAML file holding the base's graph (a `model:` section of its own: `nodes` and
     /// `outputs`), resolved against the spec's folder.
-    pub graph: PathBuf,
-    /// Weights for the base (safetensors), resolved against the spec's folder.
+    #[serde(default)]
+    pub graph: Option<PathBuf>,
+    /// Weights for the base (`.safetensors`, or a PyTorch `.pt`/`.pth` state dict), resolved
+    /// against the spec's folder. Tensors are `<layer>.weight`, `<layer>.bias` and, for batch
+    /// norm, `<layer>.running_mean` / `<layer>.running_var`.
     #[serde(default)]
     pub weights: Option<PathBuf>,
     /// Cut point: the base layer whose output this node gives (default: the graph's output).
     #[serde(default)]
     pub output: Option<String>,
+    /// Rename rules applied in order to every tensor name of the weights file before matching,
+    /// e.g. `{from: "^features\\.", to: ""}`.
+    #[serde(default)]
+    pub rename: Vec<RenameRule>,
+}
+
+/// One key-mapping rule: a regular expression and its replacement (`$1` refers to groups).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameRule {
+    /// Regular expression matched against each tensor name (anchor it with `^...$`).
+    pub from: String,
+    /// Replacement for every match.
+    pub to: String,
 }
 
 impl NodeSpec {
@@ -412,6 +473,7 @@ impl NodeSpec {
             NodeSpec::Dense(n) => &n.name,
             NodeSpec::Dropout(n) => &n.name,
             NodeSpec::Rescale(n) => &n.name,
+            NodeSpec::Preprocess(n) => &n.name,
             NodeSpec::Pretrained(n) => &n.name,
         }
     }
@@ -439,6 +501,7 @@ impl NodeSpec {
             NodeSpec::Dense(n) => one(&n.input),
             NodeSpec::Dropout(n) => one(&n.input),
             NodeSpec::Rescale(n) => one(&n.input),
+            NodeSpec::Preprocess(n) => one(&n.input),
             NodeSpec::Pretrained(n) => one(&n.input),
         }
     }
@@ -472,6 +535,7 @@ impl NodeSpec {
             NodeSpec::Dense(_) => "dense",
             NodeSpec::Dropout(_) => "dropout",
             NodeSpec::Rescale(_) => "rescale",
+            NodeSpec::Preprocess(_) => "preprocess",
             NodeSpec::Pretrained(_) => "pretrained",
         }
     }
