@@ -1,3 +1,4 @@
 //! runner: run transfer-learning experiments declared in YAML.
 
+pub mod data;
 pub mod spec;
