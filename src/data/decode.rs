@@ -52,6 +52,13 @@ pub fn decode_rgb_bytes(bytes: &[u8]) -> Result<image::RgbImage, String> {
             ));
         }
     };
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(
+            "truncated JPEG: no end-of-image marker after the last scan \
+                    (the file was cut short)"
+                .into(),
+        );
+    }
     let result = std::panic::catch_unwind(|| -> Result<image::RgbImage, String> {
         let mut decoder = ImageReader::with_format(Cursor::new(bytes), format)
             .into_decoder()
@@ -72,6 +79,18 @@ pub fn decode_rgb_bytes(bytes: &[u8]) -> Result<image::RgbImage, String> {
         return Err("image has no pixels (0 wide or 0 high)".into());
     }
     Ok(img)
+}
+
+/// Whether a JPEG has an end-of-image marker (FF D9) after its last start-of-scan marker
+/// (FF DA). Neither can occur inside entropy-coded data (byte stuffing), so a file cut short
+/// anywhere after the headers fails this test. The decoder alone accepts such files and
+/// fills the missing part with grey, which would put a corrupt image into training.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    match last_sos {
+        Some(p) => bytes[p..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => false,
+    }
 }
 
 /// Resizes RGB8 pixels into `out` (`height * width * 3` bytes, HWC).
