@@ -4,6 +4,7 @@
 //! [`plan`] (graph IR with shapes, phases with trainable sets) -> `model` (Burn modules).
 //! Built-in architectures for `pretrained` nodes live in [`zoo`].
 
+pub mod data;
 pub mod model;
 pub mod plan;
 pub mod spec;
