@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::track::atomic::write_atomically;
 
@@ -285,11 +286,75 @@ fn short_label(name: &str, max_chars: usize) -> String {
     }
 }
 
+/// Pixel layout of the confusion-matrix image.
+struct CmLayout {
+    size: (u32, u32),
+    /// Top-left corner of the grid.
+    grid_origin: (i32, i32),
+    cell: i32,
+    label_font: f64,
+    count_font: f64,
+    show_labels: bool,
+    show_counts: bool,
+}
+
+const CM_MARGIN: i32 = 20;
+const CM_TITLE_H: i32 = 50;
+const CM_DESC_H: i32 = 34;
+const CM_COLORBAR_W: i32 = 90;
+const CM_LABEL_CHARS: usize = 16;
+
+/// Widest of `texts` in pixels at `size` (measured with the plot font;
+/// estimated at 0.6 em per character if the font cannot be loaded).
+fn text_width(texts: &[String], size: f64) -> i32 {
+    let mut buf = [255u8; 3];
+    let area = BitMapBackend::with_buffer(&mut buf, (1, 1)).into_drawing_area();
+    let font = (FONT, size).into_font().into_text_style(&area);
+    texts
+        .iter()
+        .map(|t| {
+            area.estimate_text_size(t, &font)
+                .map(|(w, _)| w as i32)
+                .unwrap_or((t.chars().count() as f64 * size * 0.6) as i32)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn cm_layout(n: usize, labels: &[String], caption: &str) -> CmLayout {
+    let cell: i32 = (640 / n as i32).clamp(4, 72);
+    let show_labels = cell >= 11;
+    let show_counts = cell >= 28;
+    let label_font = f64::from(cell).mul_add(0.5, 0.0).clamp(11.0, 16.0);
+    let count_font = f64::from(cell).mul_add(0.3, 0.0).clamp(11.0, 17.0);
+    let label_px = if show_labels {
+        text_width(labels, label_font) + 12
+    } else {
+        0
+    };
+    let grid = cell * n as i32;
+    let left = CM_MARGIN + CM_DESC_H + label_px;
+    let top = CM_MARGIN + CM_TITLE_H;
+    let width = (left + grid + CM_COLORBAR_W + CM_MARGIN)
+        .max(text_width(&[caption.to_owned()], 22.0) + 2 * CM_MARGIN);
+    let height = top + grid + label_px + CM_DESC_H + CM_MARGIN;
+    CmLayout {
+        size: (width as u32, height as u32),
+        grid_origin: (left, top),
+        cell,
+        label_font,
+        count_font,
+        show_labels,
+        show_counts,
+    }
+}
+
 /// The confusion matrix as a heat map: rows are true classes (top to
 /// bottom), columns predicted classes (left to right), `matrix[t][p]` the
 /// number of examples of class `t` predicted as `p`. Cells are shaded by
 /// their share of the true class's examples (so rows compare even when
-/// classes are imbalanced) and, when large enough, show their count.
+/// classes are imbalanced) and, when large enough, show their count. Class
+/// names are shown when cells are large enough (up to about 55 classes).
 pub fn confusion_matrix_png(
     path: &Path,
     class_names: &[String],
@@ -311,122 +376,141 @@ pub fn confusion_matrix_png(
         )));
     }
 
-    let cell: u32 = (640 / n as u32).clamp(6, 72);
-    let show_labels = cell >= 10;
-    let show_counts = cell >= 26;
-    let label_chars = 14;
-    let label_px: u32 = if show_labels {
-        let longest = class_names
-            .iter()
-            .map(|c| short_label(c, label_chars).chars().count())
-            .max()
-            .unwrap_or(1) as u32;
-        (longest * 9 + 16).clamp(30, 150)
-    } else {
-        20
-    };
-    let grid = cell * n as u32;
-    let size = (grid + label_px + 60 + 40, grid + label_px + 60 + 70);
-    let font_px = f64::from(cell.clamp(10, 30) as i32 * 11 / 20)
-        .max(10.0)
-        .min(16.0);
-
     let totals: Vec<u64> = matrix.iter().map(|r| r.iter().sum()).collect();
     let total: u64 = totals.iter().sum();
     let correct: u64 = (0..n).map(|i| matrix[i][i]).sum();
     let caption = if total > 0 {
         format!(
-            "Confusion matrix (accuracy {:.1}%, {total} examples)",
+            "Confusion matrix: accuracy {:.1}% of {total}",
             100.0 * correct as f64 / total as f64
         )
     } else {
         "Confusion matrix (no examples)".to_owned()
     };
+    let labels: Vec<String> = class_names
+        .iter()
+        .map(|c| short_label(c, CM_LABEL_CHARS))
+        .collect();
+    let layout = cm_layout(n, &labels, &caption);
+    let share = |t: usize, p: usize| {
+        if totals[t] > 0 {
+            matrix[t][p] as f64 / totals[t] as f64
+        } else {
+            0.0
+        }
+    };
 
-    render(path, size, |root| {
+    render(path, layout.size, |root| {
         let err = draw_err(path);
-        let names = class_names.to_vec();
-        let names_y = names.clone();
-        let n_i = n as i32;
-        let mut chart = ChartBuilder::on(&root.margin(10, 30, 10, 30))
-            .caption(caption.as_str(), (FONT, 22))
-            .x_label_area_size(label_px + 30)
-            .y_label_area_size(label_px + 30)
-            .build_cartesian_2d((0..n_i).into_segmented(), (0..n_i).into_segmented())
-            .map_err(|e| err(&e))?;
-        let x_fmt = move |v: &SegmentValue<i32>| match v {
-            SegmentValue::CenterOf(i) if (0..n_i).contains(i) => {
-                short_label(&names[*i as usize], label_chars)
-            }
-            _ => String::new(),
+        let (gx, gy) = layout.grid_origin;
+        let c = layout.cell;
+        let grid = c * n as i32;
+        let (w, h) = (layout.size.0 as i32, layout.size.1 as i32);
+        let centered = |size: f64| {
+            (FONT, size)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Center, VPos::Center))
         };
-        let y_fmt = move |v: &SegmentValue<i32>| match v {
-            SegmentValue::CenterOf(i) if (0..n_i).contains(i) => {
-                short_label(&names_y[(n_i - 1 - *i) as usize], label_chars)
+
+        root.draw(&Text::new(
+            caption.clone(),
+            (w / 2, CM_MARGIN + CM_TITLE_H / 2 - 6),
+            centered(22.0),
+        ))
+        .map_err(|e| err(&e))?;
+
+        for t in 0..n {
+            for p in 0..n {
+                let (x, y) = (gx + p as i32 * c, gy + t as i32 * c);
+                let v = share(t, p);
+                root.draw(&Rectangle::new([(x, y), (x + c, y + c)], blues(v).filled()))
+                    .map_err(|e| err(&e))?;
+                if layout.show_counts {
+                    let color = if v > 0.5 { WHITE } else { BLACK };
+                    root.draw(&Text::new(
+                        matrix[t][p].to_string(),
+                        (x + c / 2, y + c / 2),
+                        centered(layout.count_font).color(&color),
+                    ))
+                    .map_err(|e| err(&e))?;
+                }
             }
-            _ => String::new(),
-        };
-        let label_style = (FONT, font_px.max(12.0)).into_font();
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc("Predicted class")
-            .y_desc("True class")
-            .axis_desc_style((FONT, 18))
-            .x_labels(if show_labels { n } else { 0 })
-            .y_labels(if show_labels { n } else { 0 })
-            .x_label_style(label_style.clone().transform(FontTransform::Rotate90))
-            .y_label_style(label_style)
-            .x_label_formatter(&x_fmt)
-            .y_label_formatter(&y_fmt)
-            .draw()
+        }
+        let frame = RGBColor(120, 120, 120);
+        root.draw(&Rectangle::new([(gx, gy), (gx + grid, gy + grid)], frame))
             .map_err(|e| err(&e))?;
 
-        let cells = (0..n).flat_map(|t| (0..n).map(move |p| (t, p)));
-        chart
-            .draw_series(cells.clone().map(|(t, p)| {
-                let share = if totals[t] > 0 {
-                    matrix[t][p] as f64 / totals[t] as f64
-                } else {
-                    0.0
-                };
-                let y = n_i - 1 - t as i32;
-                let x = p as i32;
-                Rectangle::new(
-                    [
-                        (SegmentValue::Exact(x), SegmentValue::Exact(y)),
-                        (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
-                    ],
-                    blues(share).filled(),
-                )
-            }))
-            .map_err(|e| err(&e))?;
-        if show_counts {
-            let count_font = (FONT, font_px).into_font();
-            chart
-                .draw_series(cells.map(|(t, p)| {
-                    let share = if totals[t] > 0 {
-                        matrix[t][p] as f64 / totals[t] as f64
-                    } else {
-                        0.0
-                    };
-                    let color = if share > 0.5 { WHITE } else { BLACK };
-                    let style = count_font.clone().color(&color).pos(
-                        plotters::style::text_anchor::Pos::new(
-                            plotters::style::text_anchor::HPos::Center,
-                            plotters::style::text_anchor::VPos::Center,
-                        ),
-                    );
-                    Text::new(
-                        matrix[t][p].to_string(),
-                        (
-                            SegmentValue::CenterOf(p as i32),
-                            SegmentValue::CenterOf(n_i - 1 - t as i32),
-                        ),
-                        style,
-                    )
-                }))
+        if layout.show_labels {
+            for (i, label) in labels.iter().enumerate() {
+                let mid = i as i32 * c + c / 2;
+                // True class, right-aligned left of its row.
+                root.draw(&Text::new(
+                    label.clone(),
+                    (gx - 6, gy + mid),
+                    (FONT, layout.label_font)
+                        .into_font()
+                        .color(&BLACK)
+                        .pos(Pos::new(HPos::Right, VPos::Center)),
+                ))
                 .map_err(|e| err(&e))?;
+                // Predicted class, vertical, reading upwards, ending below
+                // its column.
+                root.draw(&Text::new(
+                    label.clone(),
+                    (gx + mid, gy + grid + 6),
+                    (FONT, layout.label_font)
+                        .into_font()
+                        .transform(FontTransform::Rotate270)
+                        .color(&BLACK)
+                        .pos(Pos::new(HPos::Right, VPos::Center)),
+                ))
+                .map_err(|e| err(&e))?;
+            }
+        }
+        let desc_font = 18.0;
+        root.draw(&Text::new(
+            "Predicted class",
+            (gx + grid / 2, h - CM_MARGIN - CM_DESC_H / 2),
+            centered(desc_font),
+        ))
+        .map_err(|e| err(&e))?;
+        root.draw(&Text::new(
+            "True class",
+            (CM_MARGIN + CM_DESC_H / 2, gy + grid / 2),
+            (FONT, desc_font)
+                .into_font()
+                .transform(FontTransform::Rotate270)
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Center, VPos::Center)),
+        ))
+        .map_err(|e| err(&e))?;
+
+        // Colour bar: share of the true class.
+        let bx = gx + grid + 20;
+        let bar_w = 16;
+        let steps = grid.max(1);
+        for k in 0..steps {
+            let v = 1.0 - f64::from(k) / f64::from(steps);
+            root.draw(&Rectangle::new(
+                [(bx, gy + k), (bx + bar_w, gy + k + 1)],
+                blues(v).filled(),
+            ))
+            .map_err(|e| err(&e))?;
+        }
+        root.draw(&Rectangle::new([(bx, gy), (bx + bar_w, gy + grid)], frame))
+            .map_err(|e| err(&e))?;
+        for (v, label) in [(1.0, "100%"), (0.5, "50%"), (0.0, "0%")] {
+            let y = gy + ((1.0 - v) * f64::from(grid)) as i32;
+            root.draw(&Text::new(
+                label,
+                (bx + bar_w + 5, y),
+                (FONT, 13.0)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Left, VPos::Center)),
+            ))
+            .map_err(|e| err(&e))?;
         }
         Ok(())
     })
@@ -458,7 +542,16 @@ mod tests {
             .collect()
     }
 
+    /// Set `RUNNER_KEEP_PLOTS=<folder>` to keep the test plots for a look.
+    fn keep(path: &Path) {
+        if let Some(dir) = std::env::var_os("RUNNER_KEEP_PLOTS") {
+            let dest = Path::new(&dir).join(path.file_name().unwrap());
+            std::fs::copy(path, dest).unwrap();
+        }
+    }
+
     fn png_size(path: &Path) -> (u32, u32) {
+        keep(path);
         let bytes = std::fs::read(path).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
         let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png).unwrap();
