@@ -8,4 +8,5 @@ pub mod data;
 pub mod model;
 pub mod plan;
 pub mod spec;
+pub mod track;
 pub mod zoo;
