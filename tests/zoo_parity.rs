@@ -191,13 +191,13 @@ phases:
 
 #[test]
 fn arch_errors_are_located_with_suggestions() {
-    let err = plan_with("arch: mobilenet_v2_1,0", "", "base").unwrap_err();
+    let err = plan_with("arch: mobilenetv2_1.0", "", "base").unwrap_err();
     println!("{err}");
     assert!(
-        err.contains("unknown architecture `mobilenet_v2_1,0`"),
+        err.contains("unknown architecture `mobilenetv2_1.0`"),
         "{err}"
     );
-    assert!(err.contains("mobilenet_v2_1.0"), "{err}");
+    assert!(err.contains("did you mean `mobilenet_v2_1.0`"), "{err}");
     let err = plan_with("arch: efficientnet_lite0, graph: x.yaml", "", "base").unwrap_err();
     assert!(err.contains("not both"), "{err}");
     let err = plan_with("output: x", "", "base").unwrap_err();

@@ -257,14 +257,19 @@ fn load_bases(
                     bases.insert(p.name.clone(), (file, base));
                 }
                 None => {
+                    let help = match crate::spec::diagnostic::did_you_mean(
+                        arch,
+                        crate::zoo::KNOWN.iter().copied(),
+                    ) {
+                        Some(best) => format!("did you mean `{best}`? "),
+                        None => String::new(),
+                    };
                     let d = Diagnostic::error(format!("unknown architecture `{arch}`"), None)
                         .with_label("not a built-in architecture")
-                        .with_suggestion(arch, crate::zoo::KNOWN.iter().copied())
                         .with_help(format!(
-                            "built-in: mobilenet_v2_<alpha>, mobilenet_v2_keras_<alpha>, \
-                             mobilenet_v1_<alpha>, efficientnet_lite0, each optionally with \
-                             `_no_top`; or give `graph: FILE` instead (e.g. {})",
-                            crate::zoo::KNOWN.join(", ")
+                            "{help}built-in: mobilenet_v2_<alpha> (TF-slim, folded), \
+                             mobilenet_v2_keras_<alpha>, mobilenet_v1_<alpha>, efficientnet_lite0, \
+                             each optionally with `_no_top`; or give `graph: FILE` instead"
                         ));
                     found.push((0, located(sources, 0, &format!("{pointer}/arch"), d, false)));
                 }
