@@ -198,6 +198,11 @@ fn arch_errors_are_located_with_suggestions() {
         "{err}"
     );
     assert!(err.contains("did you mean `mobilenet_v2_1.0`"), "{err}");
+    assert_eq!(
+        err.matches("error:").count(),
+        1,
+        "one error for one mistake: {err}"
+    );
     let err = plan_with("arch: efficientnet_lite0, graph: x.yaml", "", "base").unwrap_err();
     assert!(err.contains("not both"), "{err}");
     let err = plan_with("output: x", "", "base").unwrap_err();

@@ -49,6 +49,14 @@ pub fn build(model: &ModelSpec, sources: &mut Sources, found: &mut Found) -> Opt
             }),
         }
     }
+    // A base that could not be read has been reported; what reads it cannot be checked.
+    let unread_base = model
+        .nodes
+        .iter()
+        .any(|n| matches!(n, NodeSpec::Pretrained(p) if !aliases.contains_key(&p.name)));
+    if unread_base {
+        return None;
+    }
     let before = found.len();
     check_unique_names(model, sources, found);
     let index: HashMap<&str, usize> = pending
