@@ -73,6 +73,19 @@ fn test_image() -> (Vec<u8>, u32, u32) {
     (px, h, w)
 }
 
+/// Set `RUNNER_KEEP_EVENTS=<folder>` to keep the run (as `<folder>/run-<pid>`)
+/// for a look with `tensorboard --logdir <folder>`.
+fn keep(logdir: &Path) {
+    if let Some(dest) = std::env::var_os("RUNNER_KEEP_EVENTS") {
+        let dest = Path::new(&dest).join(format!("run-{}", std::process::id()));
+        std::fs::create_dir_all(&dest).unwrap();
+        for entry in std::fs::read_dir(logdir).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dest.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
@@ -107,6 +120,7 @@ fn tensorboard_reads_back_everything() {
     )
     .unwrap();
     drop(w);
+    keep(&logdir);
 
     let out = read_back(&logdir);
 

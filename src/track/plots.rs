@@ -420,8 +420,8 @@ pub fn confusion_matrix_png(
         ))
         .map_err(|e| err(&e))?;
 
-        for t in 0..n {
-            for p in 0..n {
+        for (t, row) in matrix.iter().enumerate() {
+            for (p, count) in row.iter().enumerate() {
                 let (x, y) = (gx + p as i32 * c, gy + t as i32 * c);
                 let v = share(t, p);
                 root.draw(&Rectangle::new([(x, y), (x + c, y + c)], blues(v).filled()))
@@ -429,7 +429,7 @@ pub fn confusion_matrix_png(
                 if layout.show_counts {
                     let color = if v > 0.5 { WHITE } else { BLACK };
                     root.draw(&Text::new(
-                        matrix[t][p].to_string(),
+                        count.to_string(),
                         (x + c / 2, y + c / 2),
                         centered(layout.count_font).color(&color),
                     ))
