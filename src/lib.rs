@@ -1,4 +1,12 @@
 //! runner: run transfer-learning experiments declared in YAML.
+//!
+//! Data flow: [`spec`] (YAML text to a typed, validated spec with source locations) ->
+//! [`plan`] (graph IR with shapes, phases with trainable sets) -> `model` (Burn modules).
+//! Built-in architectures for `pretrained` nodes live in [`zoo`].
 
 pub mod data;
+pub mod model;
+pub mod plan;
 pub mod spec;
+pub mod track;
+pub mod zoo;

@@ -1,1 +1,19 @@
-fn main() {}
+//! The `runner` command line: parses arguments, calls the library, maps failures to exit codes
+//! (2: the spec is invalid, 1: anything else went wrong).
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::init_logging(args.quiet);
+    match cli::run(args.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("{failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what builds and tests need on a fresh Debian machine; does nothing when present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+missing=()
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+pkg-config --exists fontconfig 2>/dev/null || missing+=(libfontconfig1-dev)
+[ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "ci/setup.sh: installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+if [ -x ci/setup-python.sh ]; then
+  ci/setup-python.sh >/dev/null
+fi

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The project's test command (README): sets up what the tests need, then runs every test in
+# release mode (conv nets crawl in debug builds; one profile means Burn is compiled once).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/runner-target}"
+ci/setup.sh
+cargo test --release "$@"

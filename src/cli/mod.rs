@@ -1,0 +1,139 @@
+//! Subcommands and their arguments; each subcommand lives in its own module.
+
+mod predict;
+mod schema;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use runner::spec::diagnostic::Report;
+use runner::spec::overrides::Override;
+use std::fmt;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Run transfer-learning experiments declared in YAML.
+#[derive(Debug, Parser)]
+#[command(name = "runner", version, about)]
+pub struct Cli {
+    /// Only print errors and final results.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check specs and print each model's summary (shapes, parameters, what trains per phase).
+    Validate {
+        /// Spec files.
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        /// List every layer of pretrained bases instead of one row per base.
+        #[arg(long)]
+        layers: bool,
+        /// Override a spec value, e.g. `--set data.root=/data/pets` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        overrides: Vec<Override>,
+    },
+    /// Run a spec's model on images and print the most likely classes.
+    Predict {
+        /// The spec whose model to run (e.g. experiments/imagenet_predict.yaml).
+        #[arg(long)]
+        spec: PathBuf,
+        /// Weights file for the spec's pretrained node, instead of its `weights:`.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Class names, one per line (line i = output i; a 1001-line file starting with
+        /// `background` also fits 1000-way models).
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Classes to print per image.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// Image files (JPEG or PNG).
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// Write the spec's JSON Schema (generated from the code) for editors and CI.
+    Schema {
+        /// Where to write it.
+        #[arg(long, default_value = "schemas/experiment.schema.json")]
+        out: PathBuf,
+        /// Fail instead of writing when the file differs from the code's schema.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+/// Sets up `tracing` output on stderr (colours only on a terminal).
+pub fn init_logging(quiet: bool) {
+    let level = if quiet { "warn" } else { "info" };
+    let filter = std::env::var("RUNNER_LOG").unwrap_or_else(|_| level.to_string());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .with_target(false)
+        .init();
+}
+
+/// Why a command failed, and how to report it.
+#[derive(Debug)]
+pub enum Failure {
+    /// One or more specs are invalid (exit code 2).
+    InvalidSpec(Vec<Report>),
+    /// Anything else (exit code 1).
+    Other(String),
+}
+
+impl Failure {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::InvalidSpec(_) => 2,
+            Failure::Other(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::InvalidSpec(reports) => {
+                let color = std::io::stderr().is_terminal();
+                let text: Vec<String> = reports.iter().map(|r| r.render(color)).collect();
+                write!(f, "{}", text.join("\n"))
+            }
+            Failure::Other(message) => write!(f, "error: {message}"),
+        }
+    }
+}
+
+/// Runs one subcommand.
+pub fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Validate {
+            specs,
+            layers,
+            overrides,
+        } => validate::run(&specs, layers, &overrides),
+        Command::Schema { out, check } => schema::run(&out, check),
+        Command::Predict {
+            spec,
+            weights,
+            labels,
+            top,
+            images,
+        } => predict::run(&predict::Options {
+            spec: &spec,
+            weights: weights.as_deref(),
+            labels: labels.as_deref(),
+            top,
+            images: &images,
+        }),
+    }
+}

@@ -1,0 +1,33 @@
+//! `runner validate`: load, plan and summarise specs.
+
+use super::Failure;
+use runner::plan::{self, summary};
+use runner::spec::{self, overrides::Override};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Validates every spec (reporting all of them, not only the first bad one).
+pub fn run(specs: &[PathBuf], layers: bool, overrides: &[Override]) -> Result<(), Failure> {
+    let color = std::io::stderr().is_terminal();
+    let mut invalid = Vec::new();
+    for path in specs {
+        let planned = spec::load(path, overrides)
+            .map_err(|r| vec![r])
+            .and_then(|loaded| plan::plan(&loaded));
+        match planned {
+            Ok(plan) => {
+                for warning in &plan.warnings {
+                    eprintln!("{}", warning.render(color));
+                }
+                println!("{}", summary::render(&plan, layers));
+                println!("{}: valid\n", path.display());
+            }
+            Err(reports) => invalid.extend(reports),
+        }
+    }
+    if invalid.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::InvalidSpec(invalid))
+    }
+}

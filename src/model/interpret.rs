@@ -1,0 +1,204 @@
+//! The graph interpreter: evaluates nodes in topological order, freeing each intermediate
+//! tensor after its last reader.
+
+use super::{GraphModel, Layer};
+use crate::plan::graph::{Op, Pads};
+use crate::spec::model::ActivationFn;
+use burn::tensor::Tensor;
+use burn::tensor::activation;
+use burn::tensor::module::{avg_pool2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions, PadMode};
+
+/// A value flowing along an edge: an NCHW image batch or an `[batch, features]` matrix.
+#[derive(Clone, Debug)]
+enum Value {
+    Image(Tensor<4>),
+    Vector(Tensor<2>),
+}
+
+impl Value {
+    fn image(self) -> Tensor<4> {
+        match self {
+            Value::Image(t) => t,
+            Value::Vector(_) => unreachable!("the planner only wires images into image ops"),
+        }
+    }
+
+    fn map(
+        self,
+        image: impl FnOnce(Tensor<4>) -> Tensor<4>,
+        vector: impl FnOnce(Tensor<2>) -> Tensor<2>,
+    ) -> Value {
+        match self {
+            Value::Image(t) => Value::Image(image(t)),
+            Value::Vector(t) => Value::Vector(vector(t)),
+        }
+    }
+}
+
+fn activate(value: Value, f: ActivationFn) -> Value {
+    macro_rules! both {
+        ($func:expr) => {
+            value.map(|t| $func(t), |t| $func(t))
+        };
+    }
+    match f {
+        ActivationFn::Linear => value,
+        ActivationFn::Relu => both!(activation::relu),
+        ActivationFn::Relu6 => both!(activation::relu6),
+        ActivationFn::Sigmoid => both!(activation::sigmoid),
+        ActivationFn::Softmax => {
+            value.map(|t| activation::softmax(t, 1), |t| activation::softmax(t, 1))
+        }
+        ActivationFn::Tanh => both!(activation::tanh),
+        ActivationFn::Gelu => both!(activation::gelu),
+        ActivationFn::Swish | ActivationFn::Silu => both!(activation::silu),
+        ActivationFn::HardSwish => both!(activation::hard_swish),
+    }
+}
+
+fn pad_pairs([top, bottom, left, right]: Pads) -> [(usize, usize); 2] {
+    [(top, bottom), (left, right)]
+}
+
+/// Runs `model` on `images`; returns its first output.
+pub fn run(model: &GraphModel, images: Tensor<4>) -> Tensor<2> {
+    let graph = model.graph();
+    let count = graph.nodes.len();
+    // Index of the last node reading each node, so its value can be dropped after that.
+    let mut last_use = vec![0usize; count];
+    for (i, node) in graph.nodes.iter().enumerate() {
+        for &input in &node.inputs {
+            last_use[input] = i;
+        }
+    }
+    for &output in &graph.outputs {
+        last_use[output] = usize::MAX;
+    }
+    let mut values: Vec<Option<Value>> = vec![None; count];
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let mut take = |j: usize| -> Value {
+            let v = if last_use[j] == i {
+                values[j].take()
+            } else {
+                values[j].clone()
+            };
+            v.expect("inputs are evaluated before their readers")
+        };
+        // Only the graph's own input reads the images; a pretrained base's input node passes
+        // on the value of the node it is wired to (e.g. a preprocess node).
+        let inputs: Vec<Value> = if i == graph.input {
+            vec![Value::Image(images.clone())]
+        } else {
+            node.inputs.iter().map(|&j| take(j)).collect()
+        };
+        let layer = model.layer_of(i).map(|l| &model.layers[l]);
+        values[i] = Some(evaluate(&node.op, layer, inputs));
+    }
+    match values[graph.outputs[0]].take() {
+        Some(Value::Vector(t)) => t,
+        Some(Value::Image(t)) => {
+            let [n, c, h, w] = t.dims();
+            t.reshape([n, c * h * w])
+        }
+        None => unreachable!("outputs are evaluated"),
+    }
+}
+
+fn evaluate(op: &Op, layer: Option<&Layer>, mut inputs: Vec<Value>) -> Value {
+    let first = inputs.swap_remove(0);
+    match (op, layer) {
+        (Op::Input, _) => first,
+        (Op::Conv(c), Some(Layer::Conv(conv))) => {
+            let out = Value::Image(conv.forward(first.image()));
+            c.activation.map_or(out.clone(), |f| activate(out, f))
+        }
+        (Op::BatchNorm { .. }, Some(Layer::BatchNorm(bn))) => {
+            first.map(|t| bn.forward(t), |t| bn.forward(t))
+        }
+        (Op::Dense { activation: f, .. }, Some(Layer::Dense(linear))) => {
+            let out = first.map(|t| t, |t| linear.forward(t));
+            f.map_or(out.clone(), |f| activate(out, f))
+        }
+        (Op::Dropout { .. }, Some(Layer::Dropout(dropout))) => {
+            first.map(|t| dropout.forward(t), |t| dropout.forward(t))
+        }
+        (Op::Activation(f), _) => activate(first, *f),
+        (Op::Add, _) => inputs.into_iter().fold(first, |acc, v| match (acc, v) {
+            (Value::Image(a), Value::Image(b)) => Value::Image(a + b),
+            (Value::Vector(a), Value::Vector(b)) => Value::Vector(a + b),
+            _ => unreachable!("the planner checks equal shapes"),
+        }),
+        (Op::Multiply, _) => inputs.into_iter().fold(first, |acc, v| match (acc, v) {
+            (Value::Image(a), Value::Image(b)) => Value::Image(a * b),
+            (Value::Vector(a), Value::Vector(b)) => Value::Vector(a * b),
+            _ => unreachable!("the planner checks equal shapes"),
+        }),
+        (Op::Concatenate { axis }, _) => {
+            let all = std::iter::once(first).chain(inputs);
+            match op {
+                _ if matches!(all.clone().next(), Some(Value::Vector(_))) => {
+                    Value::Vector(Tensor::cat(
+                        all.map(|v| match v {
+                            Value::Vector(t) => t,
+                            Value::Image(_) => unreachable!(),
+                        })
+                        .collect(),
+                        *axis,
+                    ))
+                }
+                _ => Value::Image(Tensor::cat(all.map(Value::image).collect(), *axis)),
+            }
+        }
+        (
+            Op::MaxPool {
+                size,
+                strides,
+                pads,
+            },
+            _,
+        ) => Value::Image(max_pool2d(
+            first.image(),
+            MaxPoolOptions::new(*size)
+                .with_stride(*strides)
+                .with_padding_pairs(pad_pairs(*pads)),
+        )),
+        (
+            Op::AvgPool {
+                size,
+                strides,
+                pads,
+            },
+            _,
+        ) => Value::Image(avg_pool2d(
+            first.image(),
+            AvgPoolOptions::new(*size)
+                .with_stride(*strides)
+                .with_padding_pairs(pad_pairs(*pads))
+                .with_count_include_pad(false),
+        )),
+        (Op::GlobalAvgPool, _) => {
+            let t = first.image();
+            let [n, c, _, _] = t.dims();
+            Value::Vector(t.mean_dim(3).mean_dim(2).reshape([n, c]))
+        }
+        (Op::GlobalMaxPool, _) => {
+            let t = first.image();
+            let [n, c, _, _] = t.dims();
+            Value::Vector(t.max_dim(3).max_dim(2).reshape([n, c]))
+        }
+        (Op::ZeroPadding(pads), _) => {
+            Value::Image(first.image().pad(pad_pairs(*pads), PadMode::Constant(0.0)))
+        }
+        (Op::Flatten, _) => {
+            // Keras order: height, width, channels.
+            let t = first.image();
+            let [n, c, h, w] = t.dims();
+            Value::Vector(t.permute([0, 2, 3, 1]).reshape([n, h * w * c]))
+        }
+        (Op::Rescale { scale, offset }, _) => {
+            first.map(|t| t * *scale + *offset, |t| t * *scale + *offset)
+        }
+        (op, layer) => unreachable!("node {op:?} built with layer {layer:?}"),
+    }
+}

@@ -1,0 +1,112 @@
+//! The model as Burn modules: one [`Layer`] per node that holds state (parameters or a training
+//! flag) and one interpreter that walks the planned graph in topological order. The backend is
+//! picked at run time by the [`Device`] the model is built on (flex CPU by default).
+
+mod interpret;
+pub mod weights;
+
+use crate::plan::graph::{Graph, Op};
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
+};
+use burn::tensor::{Device, Tensor};
+use std::sync::Arc;
+
+/// A node's stateful part.
+#[derive(Module, Debug)]
+pub enum Layer {
+    /// Convolution (plain, grouped or depthwise); padding is explicit, from the plan.
+    Conv(Conv2d),
+    /// Batch normalization.
+    BatchNorm(BatchNorm),
+    /// Fully connected.
+    Dense(Linear),
+    /// Dropout (only its training flag is state).
+    Dropout(Dropout),
+}
+
+/// A planned graph built as Burn modules.
+#[derive(Module, Debug)]
+pub struct GraphModel {
+    /// Stateful layers, in graph order; see [`GraphModel::layer_of`].
+    pub layers: Vec<Layer>,
+    /// The graph being interpreted.
+    #[module(skip)]
+    graph: Arc<Graph>,
+    /// For each graph node, its index in `layers` (stateless nodes have none).
+    #[module(skip)]
+    layer_of: Vec<Option<usize>>,
+}
+
+impl GraphModel {
+    /// Builds freshly initialised layers for `graph` on `device`.
+    pub fn new(graph: &Graph, device: &Device) -> Self {
+        let mut layers = Vec::new();
+        let mut layer_of = Vec::with_capacity(graph.nodes.len());
+        for node in &graph.nodes {
+            let layer = match &node.op {
+                Op::Conv(c) => {
+                    let [top, bottom, left, right] = c.pads;
+                    Some(Layer::Conv(
+                        Conv2dConfig::new([c.in_channels, c.out_channels], c.kernel)
+                            .with_stride(c.strides)
+                            .with_dilation(c.dilation)
+                            .with_groups(c.groups)
+                            .with_bias(c.bias)
+                            .with_padding(PaddingConfig2d::Explicit(top, left, bottom, right))
+                            .init(device),
+                    ))
+                }
+                Op::BatchNorm {
+                    channels,
+                    epsilon,
+                    momentum,
+                } => Some(Layer::BatchNorm(
+                    // Burn's momentum weighs the new batch (PyTorch); the spec's is Keras' (weighs the old).
+                    BatchNormConfig::new(*channels)
+                        .with_epsilon(*epsilon)
+                        .with_momentum(1.0 - momentum)
+                        .init(device),
+                )),
+                Op::Dense {
+                    in_features,
+                    units,
+                    bias,
+                    ..
+                } => Some(Layer::Dense(
+                    LinearConfig::new(*in_features, *units)
+                        .with_bias(*bias)
+                        .init(device),
+                )),
+                Op::Dropout { rate } => Some(Layer::Dropout(DropoutConfig::new(*rate).init())),
+                _ => None,
+            };
+            layer_of.push(layer.map(|l| {
+                layers.push(l);
+                layers.len() - 1
+            }));
+        }
+        Self {
+            layers,
+            graph: Arc::new(graph.clone()),
+            layer_of,
+        }
+    }
+
+    /// The graph this model runs.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The stateful layer of graph node `node`, if it has one.
+    pub fn layer_of(&self, node: usize) -> Option<usize> {
+        self.layer_of[node]
+    }
+
+    /// Runs the graph on a batch of NCHW images; returns the first output, `[batch, features]`.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        interpret::run(self, images)
+    }
+}

@@ -1,0 +1,223 @@
+//! The plan: a spec resolved into what the runner executes. The graph with shapes and parameter
+//! counts, the trainable set of each phase, and the checked paths of data and weights. All
+//! problems found here are reported against the spec (or base graph) text.
+
+pub mod build;
+pub mod graph;
+pub mod select;
+pub mod shape;
+pub mod summary;
+
+use crate::spec::diagnostic::{Diagnostic, Report, Severity};
+use crate::spec::yaml::SourceMap;
+use crate::spec::{LoadedSpec, PhaseSpec};
+use graph::Graph;
+use std::path::{Path, PathBuf};
+
+/// Text files a plan was read from: the spec first, then base graph files.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// The files, spec at index 0.
+    pub files: Vec<SourceFile>,
+}
+
+/// One source text with its location map.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Where it came from.
+    pub path: PathBuf,
+    /// The text.
+    pub text: String,
+    /// Locations by JSON pointer.
+    pub map: SourceMap,
+}
+
+impl Sources {
+    fn add(&mut self, path: PathBuf, text: String, map: SourceMap) -> usize {
+        self.files.push(SourceFile { path, text, map });
+        self.files.len() - 1
+    }
+
+    /// Resolves a path written in the spec against the spec's folder.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        let base = self.files[0].path.parent().unwrap_or(Path::new("."));
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            base.join(path)
+        }
+    }
+}
+
+/// Places `diagnostic` at the value (or key) at `pointer` of file `file`.
+pub(crate) fn located(
+    sources: &Sources,
+    file: usize,
+    pointer: &str,
+    mut diagnostic: Diagnostic,
+    key: bool,
+) -> Diagnostic {
+    let map = &sources.files[file].map;
+    diagnostic.span = if key {
+        map.key_span(pointer)
+    } else {
+        map.value_span(pointer)
+    };
+    diagnostic
+}
+
+/// What one phase trains.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhasePlan {
+    /// The phase as written.
+    pub spec: PhaseSpec,
+    /// Per graph node: whether its parameters train in this phase.
+    pub trainable: Vec<bool>,
+}
+
+impl PhasePlan {
+    /// Parameters the optimizer updates in this phase.
+    pub fn trainable_params(&self, graph: &Graph) -> usize {
+        graph
+            .nodes
+            .iter()
+            .zip(&self.trainable)
+            .filter(|(_, t)| **t)
+            .map(|(n, _)| n.op.trainable_param_count())
+            .sum()
+    }
+}
+
+/// A checked, resolved experiment.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The spec it came from.
+    pub spec: LoadedSpec,
+    /// The model graph.
+    pub graph: Graph,
+    /// Phases in order.
+    pub phases: Vec<PhasePlan>,
+    /// The data folder, resolved.
+    pub data_root: PathBuf,
+    /// Warnings worth showing (unused nodes...).
+    pub warnings: Vec<Report>,
+}
+
+/// Resolves `loaded` into a plan, or reports every problem found.
+pub fn plan(loaded: &LoadedSpec) -> Result<Plan, Vec<Report>> {
+    let mut sources = Sources::default();
+    sources.add(
+        loaded.path.clone(),
+        loaded.text.clone(),
+        loaded.source.clone(),
+    );
+    let mut found = Vec::new();
+    let data_root = loaded.resolve(&loaded.spec.data.root);
+    if !data_root.is_dir() {
+        let d = Diagnostic::error(format!("the data folder `{}` does not exist", data_root.display()), None)
+            .with_label("folder not found")
+            .with_help("paths are relative to the spec file's folder; point elsewhere with `--set data.root=PATH`");
+        found.push((0, located(&sources, 0, "/data/root", d, false)));
+    }
+    for (i, node) in loaded.spec.model.nodes.iter().enumerate() {
+        if let crate::spec::NodeSpec::Pretrained(p) = node
+            && let Some(weights) = &p.weights
+            && !sources.resolve(weights).is_file()
+        {
+            let d = Diagnostic::error(format!("the weights file `{}` does not exist", sources.resolve(weights).display()), None)
+                .with_label("file not found")
+                .with_help("paths are relative to the spec file's folder; the shared weights are under ../shared/weights");
+            found.push((
+                0,
+                located(&sources, 0, &format!("/model/nodes/{i}/weights"), d, false),
+            ));
+        }
+    }
+    let graph = build::build(&loaded.spec.model, &mut sources, &mut found);
+    let phases = graph
+        .as_ref()
+        .map(|g| plan_phases(g, &loaded.spec.phases, &sources, &mut found))
+        .unwrap_or_default();
+    let reports = group(&sources, found);
+    let (errors, warnings): (Vec<Report>, Vec<Report>) =
+        reports.into_iter().partition(Report::has_errors);
+    match graph {
+        Some(graph) if errors.is_empty() => Ok(Plan {
+            spec: loaded.clone(),
+            graph,
+            phases,
+            data_root,
+            warnings,
+        }),
+        _ => Err(errors.into_iter().chain(warnings).collect()),
+    }
+}
+
+fn plan_phases(
+    graph: &Graph,
+    phases: &[PhaseSpec],
+    sources: &Sources,
+    found: &mut build::Found,
+) -> Vec<PhasePlan> {
+    phases
+        .iter()
+        .enumerate()
+        .map(|(p, spec)| {
+            let mut trainable = vec![true; graph.nodes.len()];
+            for (key, value, list) in [
+                ("freeze", false, &spec.freeze),
+                ("unfreeze", true, &spec.unfreeze),
+            ] {
+                for (j, selector) in list.iter().enumerate() {
+                    match select::select(graph, selector) {
+                        Ok(ids) => ids.into_iter().for_each(|id| trainable[id] = value),
+                        Err(no) => {
+                            let d = Diagnostic::error(
+                                format!("`{key}` selector `{selector}` names no node"),
+                                None,
+                            )
+                            .with_label("no such node or layer")
+                            .with_suggestion(
+                                selector.trim_end_matches(".."),
+                                no.candidates.iter().map(String::as_str),
+                            );
+                            found.push((
+                                0,
+                                located(sources, 0, &format!("/phases/{p}/{key}/{j}"), d, false),
+                            ));
+                        }
+                    }
+                }
+            }
+            PhasePlan {
+                spec: spec.clone(),
+                trainable,
+            }
+        })
+        .collect()
+}
+
+/// Groups diagnostics into one report per file, errors first.
+fn group(sources: &Sources, found: build::Found) -> Vec<Report> {
+    let mut reports: Vec<Report> = Vec::new();
+    for (file, diagnostic) in found {
+        let source = &sources.files[file];
+        match reports.iter_mut().find(|r| r.file == source.path) {
+            Some(r) => r.diagnostics.push(diagnostic),
+            None => reports.push(Report {
+                file: source.path.clone(),
+                text: source.text.clone(),
+                diagnostics: vec![diagnostic],
+            }),
+        }
+    }
+    for r in &mut reports {
+        r.diagnostics.sort_by_key(|d| {
+            (
+                d.severity == Severity::Warning,
+                d.span.map(|s| (s.start.line, s.start.col)),
+            )
+        });
+    }
+    reports
+}

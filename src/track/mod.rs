@@ -1,0 +1,18 @@
+//! Run tracking output: what a run leaves behind for people to look at.
+//!
+//! - [`tensorboard`]: a small, self-contained TensorBoard event-file writer
+//!   ([`tensorboard::EventWriter`]) for scalars, images, text, histograms and
+//!   HParams-plugin entries, so `tensorboard --logdir runs` can compare runs.
+//! - [`plots`]: PNG learning curves (accuracy and loss, train and validation,
+//!   with a marker where fine-tuning starts) and a confusion matrix.
+//! - [`atomic`]: write-to-temp-then-rename helpers, so an interrupted or failed
+//!   run never leaves a half-written file in place of a complete one.
+//!
+//! Nothing here panics on bad input or I/O failure; errors carry the path
+//! they concern.
+
+pub mod atomic;
+pub mod plots;
+pub mod tensorboard;
+
+pub use atomic::{write_atomically, write_atomically_with};

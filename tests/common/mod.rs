@@ -1,0 +1,78 @@
+//! Shared helpers: specs around one pretrained base, and the reference test vectors.
+
+#![allow(dead_code)]
+
+use runner::model::GraphModel;
+use runner::model::weights::RawTensor;
+use runner::plan::{self, Plan};
+use std::path::{Path, PathBuf};
+
+pub const WEIGHTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/weights");
+
+pub fn shared(rel: &str) -> PathBuf {
+    Path::new(WEIGHTS).join(rel)
+}
+
+/// Plans a spec whose model is `input -> pretrained(arch, weights, output) [-> extra nodes]`.
+/// `pretrained` holds the extra keys of the pretrained node as YAML flow entries.
+pub fn plan_with(pretrained: &str, extra: &str, output: &str) -> Result<Plan, String> {
+    let text = format!(
+        r#"name: t
+data: {{root: {root}, image_size: [224, 224]}}
+model:
+  nodes:
+    - {{name: image, op: input, shape: [224, 224, 3]}}
+    - {{name: base, op: pretrained, input: image, {pretrained}}}
+{extra}
+  outputs: [{output}]
+loss: {{binary_crossentropy: {{from_logits: true}}}}
+phases:
+  - {{name: p, epochs: 1, optimizer: {{adam: {{lr: 1.0e-3}}}}}}
+"#,
+        root = env!("CARGO_MANIFEST_DIR"),
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/generated.yaml");
+    let loaded = runner::spec::parse(&path, text, &[]).map_err(|r| r.render(false))?;
+    plan::plan(&loaded).map_err(|rs| {
+        rs.iter()
+            .map(|r| r.render(false))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+pub fn device() -> burn::tensor::Device {
+    burn::tensor::Device::flex()
+}
+
+pub fn build(plan: &Plan) -> GraphModel {
+    GraphModel::new(&plan.graph, &device())
+}
+
+/// A float tensor of a reference file (which also holds a U8 image, so not via `read_tensors`).
+pub fn reference_tensor(folder: &str, name: &str) -> RawTensor {
+    let bytes = std::fs::read(shared(&format!("{folder}/reference_io.safetensors"))).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let view = st.tensor(name).unwrap();
+    RawTensor {
+        shape: view.shape().to_vec(),
+        values: view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    }
+}
+
+pub fn input(folder: &str) -> burn::tensor::Tensor<4> {
+    let t = reference_tensor(folder, "input_nchw");
+    burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(t.values, t.shape), &device())
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}

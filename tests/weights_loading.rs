@@ -1,0 +1,229 @@
+//! Weight files that do not fit fail with errors naming the tensor and node, and leave the
+//! model untouched; rename rules, unused tensors and PyTorch files work.
+
+mod common;
+
+use common::*;
+use runner::model::weights::{self, RawTensor, WeightsError, load_pretrained};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+const V1: &str = "mobilenet_v1_0.25_224/mobilenet_v1_0.25_224.safetensors";
+
+fn write_safetensors(path: &Path, tensors: &BTreeMap<String, RawTensor>) {
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .iter()
+        .map(|(k, t)| {
+            let b = t.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (k.clone(), b, t.shape.clone())
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = bytes
+        .iter()
+        .map(|(k, b, s)| {
+            (
+                k.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, path).unwrap();
+}
+
+fn v1_tensors() -> BTreeMap<String, RawTensor> {
+    weights::read_tensors(&shared(V1)).unwrap()
+}
+
+/// Plans MobileNetV1 0.25 with `weights` and extra pretrained-node keys; returns the error.
+fn load_error(weights: &Path, extra: &str) -> (WeightsError, bool) {
+    let plan = plan_with(
+        &format!(
+            "arch: mobilenet_v1_0.25, weights: {}{extra}",
+            weights.display()
+        ),
+        "",
+        "base",
+    )
+    .unwrap();
+    let mut model = build(&plan);
+    let before = model.clone();
+    let err = load_pretrained(&mut model, &plan, &device()).unwrap_err();
+    // Nothing was half-loaded: every parameter is as before.
+    let same = model
+        .layers
+        .iter()
+        .zip(&before.layers)
+        .all(|(a, b)| format!("{a:?}") == format!("{b:?}") && same_values(a, b));
+    (err, same)
+}
+
+fn same_values(a: &runner::model::Layer, b: &runner::model::Layer) -> bool {
+    use runner::model::Layer;
+    match (a, b) {
+        (Layer::Conv(a), Layer::Conv(b)) => {
+            a.weight.val().equal(b.weight.val()).all().into_scalar()
+        }
+        _ => true,
+    }
+}
+
+#[test]
+fn missing_tensor_is_an_error_naming_tensor_and_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = v1_tensors();
+    t.remove("conv_pw_7_bn.running_var");
+    let path = dir.path().join("missing.safetensors");
+    write_safetensors(&path, &t);
+    let (err, untouched) = load_error(&path, "");
+    let msg = err.to_string();
+    println!("{msg}");
+    assert!(
+        msg.contains(
+            "missing `conv_pw_7_bn.running_var` (shape [128]) for node `base.conv_pw_7_bn`"
+        ),
+        "{msg}"
+    );
+    assert!(untouched, "a failed load must leave the model unchanged");
+}
+
+#[test]
+fn wrong_shape_is_an_error_with_both_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = v1_tensors();
+    t.insert(
+        "conv_dw_3.weight".into(),
+        RawTensor {
+            shape: vec![32, 1, 5, 5],
+            values: vec![0.0; 32 * 25],
+        },
+    );
+    let path = dir.path().join("shape.safetensors");
+    write_safetensors(&path, &t);
+    let (err, untouched) = load_error(&path, "");
+    let msg = err.to_string();
+    println!("{msg}");
+    assert!(msg.contains("`conv_dw_3.weight` for node `base.conv_dw_3` has shape [32, 1, 5, 5], expected [32, 1, 3, 3]"), "{msg}");
+    assert!(untouched);
+}
+
+#[test]
+fn garbage_file_is_a_format_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("garbage.safetensors");
+    std::fs::write(&path, b"this is not a weights file at all, just text").unwrap();
+    let (err, untouched) = load_error(&path, "");
+    println!("{err}");
+    assert!(matches!(err, WeightsError::Format { .. }), "{err:?}");
+    assert!(err.to_string().contains("not a usable weights file"));
+    assert!(untouched);
+    // A truncated safetensors file too.
+    let bytes = std::fs::read(shared(V1)).unwrap();
+    let path = dir.path().join("truncated.safetensors");
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let (err, untouched) = load_error(&path, "");
+    println!("{err}");
+    assert!(matches!(err, WeightsError::Format { .. }), "{err:?}");
+    assert!(untouched);
+}
+
+#[test]
+fn rename_rules_map_foreign_names() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file in someone else's naming: `backbone.` prefix and `/` for `_bn.`.
+    let t: BTreeMap<String, RawTensor> = v1_tensors()
+        .into_iter()
+        .map(|(k, v)| (format!("backbone.{}", k.replace("_bn.", "/bn.")), v))
+        .collect();
+    let path = dir.path().join("foreign.safetensors");
+    write_safetensors(&path, &t);
+    // Without rules: everything missing, and the error hints at `rename:`.
+    let (err, _) = load_error(&path, "");
+    assert!(err.to_string().contains("rename:"), "{err}");
+    let rules = r#", rename: [{from: "^backbone\\.", to: ""}, {from: "/bn\\.", to: "_bn."}]"#;
+    let plan = plan_with(
+        &format!(
+            "arch: mobilenet_v1_0.25, weights: {}{rules}",
+            path.display()
+        ),
+        "",
+        "base",
+    )
+    .unwrap();
+    let mut model = build(&plan);
+    let reports = load_pretrained(&mut model, &plan, &device()).unwrap();
+    assert_eq!(reports[0].applied.len(), 137);
+    assert!(reports[0].unused.is_empty());
+}
+
+#[test]
+fn bad_rename_regex_is_reported() {
+    let (err, _) = load_error(&shared(V1), r#", rename: [{from: "(", to: ""}]"#);
+    assert!(matches!(err, WeightsError::Rename { .. }), "{err:?}");
+}
+
+#[test]
+fn pth_loads_the_same_numbers_as_safetensors() {
+    let start = Instant::now();
+    let pth = weights::read_tensors(&shared(
+        "efficientnet_lite0/efficientnet-lite0-57934424.pth",
+    ))
+    .unwrap();
+    println!("read .pth in {:?}", start.elapsed());
+    let st = weights::read_tensors(&shared("efficientnet_lite0/efficientnet_lite0.safetensors"))
+        .unwrap();
+    // The .pth also holds integer `num_batches_tracked` counters, which are skipped.
+    assert_eq!(pth.len(), st.len());
+    assert_eq!(pth, st);
+    // And through a spec.
+    let plan = plan_with(
+        &format!(
+            "arch: efficientnet_lite0, weights: {}",
+            shared("efficientnet_lite0/efficientnet-lite0-57934424.pth").display()
+        ),
+        "",
+        "base",
+    )
+    .unwrap();
+    let mut model = build(&plan);
+    let reports = load_pretrained(&mut model, &plan, &device()).unwrap();
+    assert_eq!(reports[0].applied.len(), 247);
+    let logits = model
+        .forward(input("efficientnet_lite0"))
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let diff = max_abs_diff(
+        &logits,
+        &reference_tensor("efficientnet_lite0", "logits").values,
+    );
+    println!(".pth logits max abs diff {diff:.2e}");
+    assert!(diff < 1e-3);
+}
+
+#[test]
+fn loading_the_14_mb_model_takes_well_under_a_second() {
+    let folder = "mobilenet_v2_1.0_224";
+    let plan = plan_with(
+        &format!(
+            "arch: mobilenet_v2_1.0, weights: {}",
+            shared(&format!("{folder}/{folder}.safetensors")).display()
+        ),
+        "",
+        "base",
+    )
+    .unwrap();
+    let mut model = build(&plan);
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let start = Instant::now();
+        load_pretrained(&mut model, &plan, &device()).unwrap();
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    println!(
+        "mobilenet_v2_1.0_224 (14 MB) weight load: {:.1} ms (best of 3)",
+        best * 1e3
+    );
+    assert!(best < 0.5, "took {best} s");
+}
