@@ -1,5 +1,6 @@
 //! Subcommands and their arguments; each subcommand lives in its own module.
 
+mod data;
 mod predict;
 mod schema;
 mod validate;
@@ -34,6 +35,18 @@ pub enum Command {
         /// List every layer of pretrained bases instead of one row per base.
         #[arg(long)]
         layers: bool,
+        /// Override a spec value, e.g. `--set data.root=/data/pets` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        overrides: Vec<Override>,
+    },
+    /// Check a spec's data: class counts per split, image sizes, files skipped and why, and a
+    /// PNG contact sheet of sample images with their labels and augmented variants.
+    Data {
+        /// The spec file.
+        spec: PathBuf,
+        /// Where to write the contact sheet (default: `<spec name>-data.png` here).
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Override a spec value, e.g. `--set data.root=/data/pets` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
@@ -122,6 +135,11 @@ pub fn run(command: Command) -> Result<(), Failure> {
             overrides,
         } => validate::run(&specs, layers, &overrides),
         Command::Schema { out, check } => schema::run(&out, check),
+        Command::Data {
+            spec,
+            out,
+            overrides,
+        } => data::run(&spec, out.as_deref(), &overrides),
         Command::Predict {
             spec,
             weights,

@@ -1,0 +1,23 @@
+//! `runner data SPEC`: class counts per split, image sizes, skipped files, and a PNG contact
+//! sheet of sample images and augmented variants.
+
+use super::Failure;
+use runner::spec::{self, overrides::Override};
+use std::path::{Path, PathBuf};
+
+/// Loads the spec's data, prints the summary and writes the contact sheet to `out`
+/// (default: `<spec name>-data.png` in the current folder).
+pub fn run(spec_path: &Path, out: Option<&Path>, overrides: &[Override]) -> Result<(), Failure> {
+    let loaded = spec::load(spec_path, overrides).map_err(|r| Failure::InvalidSpec(vec![r]))?;
+    let out = out.map(Path::to_path_buf).unwrap_or_else(|| {
+        let stem = spec_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "spec".into());
+        PathBuf::from(format!("{stem}-data.png"))
+    });
+    let report = runner::data::report(&loaded.spec.data, loaded.base_dir(), loaded.spec.seed, &out)
+        .map_err(|e| Failure::Other(e.to_string()))?;
+    println!("{report}");
+    Ok(())
+}
