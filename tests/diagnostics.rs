@@ -5,12 +5,13 @@ use rstest::rstest;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// A valid spec; cases replace one piece of it. Line numbers are stable: see the comments.
+/// A valid spec; cases replace one piece of it. Line numbers in the cases are those of this text.
 const BASE: &str = "\
 name: t
 data:
   root: DATA
   image_size: [32, 32]
+  label_mode: binary
 model:
   nodes:
     - {name: image, op: input, shape: [32, 32, 3]}
@@ -75,128 +76,142 @@ fn base_spec_is_valid_and_summarised() {
 #[case::unknown_key(
     "rate: 0.2}",
     "rate: 0.2, rtae: 0.1}",
-    "10:57",
+    "11:57",
     "unknown key `rtae`",
     "did you mean `rate`?"
 )]
 #[case::misspelt_required_key(
     "rate: 0.2}",
     "rtae: 0.2}",
-    "10:46",
+    "11:46",
     "unknown key `rtae`",
     "did you mean `rate`?"
 )]
 #[case::unknown_op(
     "op: dropout",
     "op: dropuot",
-    "10:24",
+    "11:24",
     "unknown op `dropuot`",
     "did you mean `dropout`?"
 )]
 #[case::wrong_type(
     "epochs: 2",
     "epochs: ten",
-    "16:13",
+    "17:13",
     "wrong type for `epochs`: expected a whole number, found `ten`",
     "expected a whole number"
 )]
 #[case::dropout_out_of_range(
     "rate: 0.2",
     "rate: 1.5",
-    "10:52",
+    "11:52",
     "`rate` must be < 1, found 1.5",
     "expected a value < 1"
 )]
 #[case::negative_lr(
     "lr: 0.001",
     "lr: -0.001",
-    "18:28",
+    "19:28",
     "`lr` must be > 0, found -0.001",
     "expected a value > 0"
 )]
 #[case::zero_epochs(
     "epochs: 2",
     "epochs: 0",
-    "16:13",
+    "17:13",
     "`epochs` must be >= 1, found 0",
     "expected a value >= 1"
 )]
 #[case::zero_kernel(
     "kernel_size: 3",
     "kernel_size: 0",
-    "8:71",
+    "9:71",
     "`kernel_size` must be >= 1, found 0",
     "expected a value >= 1"
 )]
 #[case::unknown_optimizer(
     "adam: {lr",
     "adm: {lr",
-    "18:17",
+    "19:17",
     "unknown `optimizer` kind `adm`",
     "did you mean `adam`?"
 )]
 #[case::unknown_input(
     "input: image, filters",
     "input: imgae, filters",
-    "8:39",
+    "9:39",
     "`conv` reads `imgae`, but no node has that name",
     "did you mean `image`?"
 )]
 #[case::duplicate_node(
     "    - {name: drop,",
     "    - {name: pool, op: global_max_pool, input: conv}\n    - {name: drop,",
-    "10:14",
+    "11:14",
     "duplicate node name `pool`",
     "give every node a unique name"
 )]
 #[case::cycle(
     "input: image, filters",
     "input: logits, filters",
-    "8:14",
+    "9:14",
     "the graph has a cycle: conv -> pool -> drop -> logits -> conv",
     "must not loop"
 )]
 #[case::add_shape_mismatch(
     "    - {name: pool, op: global_avg_pool, input: conv}",
     "    - {name: sum, op: add, inputs: [conv, image]}\n    - {name: pool, op: global_avg_pool, input: sum}",
-    "9:36",
+    "10:36",
     "`sum` (add) needs inputs of one shape, but got (32, 32, 8) and (32, 32, 3)",
     "element-wise ops need equal shapes"
 )]
 #[case::concatenate_mismatch(
     "    - {name: pool, op: global_avg_pool, input: conv}",
     "    - {name: half, op: max_pool, input: conv, pool_size: 2}\n    - {name: cat, op: concatenate, inputs: [conv, half]}\n    - {name: pool, op: global_avg_pool, input: cat}",
-    "10:44",
+    "11:44",
     "`cat` (concatenate) cannot join (32, 32, 8) and (16, 16, 8) along axis -1",
     "equal sizes on every axis but `axis`"
 )]
 #[case::dense_after_image(
     "input: drop, units",
     "input: conv, units",
-    "11:40",
+    "12:40",
     "`logits` (dense) needs a vector, but its input is an image (32, 32, 8)",
     "add a `global_avg_pool` or `flatten` node"
 )]
 #[case::unknown_freeze_selector(
     "freeze: [conv]",
     "freeze: [cnov]",
-    "17:14",
+    "18:14",
     "`freeze` selector `cnov` names no node",
     "did you mean `conv`?"
 )]
 #[case::duplicate_yaml_key(
     "    epochs: 2\n",
     "    epochs: 2\n    epochs: 3\n",
-    "17:5",
+    "18:5",
     "duplicate key `epochs`",
     "remove one of the two entries"
 )]
 #[case::not_yaml(
     "  image_size: [32, 32]",
     "  image_size: [32, 32",
-    "5:6",
+    "5:13",
     "this is not valid YAML",
     "the YAML parser stopped here"
+)]
+#[case::binary_loss_with_categorical_labels(
+    "  label_mode: binary\n",
+    "",
+    "13:1",
+    "`binary_crossentropy` needs `data.label_mode: binary`",
+    "add `label_mode: binary` under `data:`"
+)]
+#[case::binary_loss_with_many_outputs(
+    "input: drop, units: 1",
+    "input: drop, units: 3",
+    "14:1",
+    "`binary_crossentropy` needs one output unit, but `logits` gives (3,)",
+    "end the model with `op: dense, units: 1`"
 )]
 fn bad_spec_gives_one_located_error(
     #[case] from: &str,
@@ -246,7 +261,7 @@ fn node_not_feeding_an_output_is_a_warning() {
     let stderr = errors_of(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains(":12:14: node `extra` does not feed any output and will not be built"),
+        stderr.contains(":13:14: node `extra` does not feed any output and will not be built"),
         "{stderr}"
     );
     assert!(stderr.contains("warning"), "{stderr}");
@@ -283,7 +298,7 @@ fn missing_weights_file_is_located() {
     );
     let stderr = errors_of(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(":9:76: the weights file"), "{stderr}");
+    assert!(stderr.contains(":10:76: the weights file"), "{stderr}");
     assert!(
         stderr.contains("nope.safetensors` does not exist"),
         "{stderr}"

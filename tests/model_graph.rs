@@ -9,7 +9,7 @@ use std::path::Path;
 
 fn plan_of(dir: &Path, nodes: &str, outputs: &str) -> Plan {
     let text = format!(
-        "name: t\ndata: {{root: {}, image_size: [8, 8]}}\nmodel:\n  nodes:\n{nodes}  outputs: [{outputs}]\nloss: {{binary_crossentropy: {{}}}}\nphases: [{{name: p, epochs: 1, optimizer: {{sgd: {{lr: 0.1}}}}}}]\n",
+        "name: t\ndata: {{root: {}, image_size: [8, 8]}}\nmodel:\n  nodes:\n{nodes}  outputs: [{outputs}]\nloss: {{categorical_crossentropy: {{}}}}\nphases: [{{name: p, epochs: 1, optimizer: {{sgd: {{lr: 0.1}}}}}}]\n",
         dir.display()
     );
     let loaded = runner::spec::parse(&dir.join("t.yaml"), text, &[])

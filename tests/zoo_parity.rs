@@ -157,7 +157,7 @@ model:
     - {{name: scale, op: preprocess, input: image, preset: mobilenet_v2}}
     - {{name: base, op: pretrained, input: scale, arch: mobilenet_v2_1.0, weights: {w}, output: global_avg_pool}}
   outputs: [base]
-loss: {{binary_crossentropy: {{from_logits: true}}}}
+loss: {{categorical_crossentropy: {{from_logits: true}}}}
 phases:
   - {{name: p, epochs: 1, optimizer: {{adam: {{lr: 1.0e-3}}}}}}
 "#,

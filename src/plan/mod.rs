@@ -134,6 +134,9 @@ pub fn plan(loaded: &LoadedSpec) -> Result<Plan, Vec<Report>> {
         }
     }
     let graph = build::build(&loaded.spec.model, &mut sources, &mut found);
+    if let Some(graph) = &graph {
+        check_loss_fits(loaded, graph, &sources, &mut found);
+    }
     let phases = graph
         .as_ref()
         .map(|g| plan_phases(g, &loaded.spec.phases, &sources, &mut found))
@@ -150,6 +153,40 @@ pub fn plan(loaded: &LoadedSpec) -> Result<Plan, Vec<Report>> {
             warnings,
         }),
         _ => Err(errors.into_iter().chain(warnings).collect()),
+    }
+}
+
+/// Binary cross-entropy needs binary labels and a model with one output unit.
+fn check_loss_fits(
+    loaded: &LoadedSpec,
+    graph: &Graph,
+    sources: &Sources,
+    found: &mut build::Found,
+) {
+    if !matches!(
+        loaded.spec.loss,
+        crate::spec::LossSpec::BinaryCrossentropy(_)
+    ) {
+        return;
+    }
+    if loaded.spec.data.label_mode != crate::spec::data::LabelMode::Binary {
+        let d = Diagnostic::error("`binary_crossentropy` needs `data.label_mode: binary`", None)
+            .with_label("binary loss")
+            .with_help("add `label_mode: binary` under `data:` (one logit, label 0 or 1), or use `categorical_crossentropy`");
+        found.push((0, located(sources, 0, "/loss", d, true)));
+    }
+    let output = &graph.nodes[graph.outputs[0]];
+    if output.shape != graph::Shape::Vector(1) {
+        let d = Diagnostic::error(
+            format!(
+                "`binary_crossentropy` needs one output unit, but `{}` gives {}",
+                output.name, output.shape
+            ),
+            None,
+        )
+        .with_label("binary loss")
+        .with_help("end the model with `op: dense, units: 1`");
+        found.push((0, located(sources, 0, "/loss", d, true)));
     }
 }
 

@@ -25,7 +25,7 @@ model:
     - {{name: base, op: pretrained, input: image, {pretrained}}}
 {extra}
   outputs: [{output}]
-loss: {{binary_crossentropy: {{from_logits: true}}}}
+loss: {{categorical_crossentropy: {{from_logits: true}}}}
 phases:
   - {{name: p, epochs: 1, optimizer: {{adam: {{lr: 1.0e-3}}}}}}
 "#,
