@@ -9,4 +9,5 @@ pub mod model;
 pub mod plan;
 pub mod spec;
 pub mod track;
+pub mod train;
 pub mod zoo;

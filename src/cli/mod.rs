@@ -2,6 +2,7 @@
 
 mod data;
 mod predict;
+mod run;
 mod schema;
 mod validate;
 
@@ -36,6 +37,20 @@ pub enum Command {
         #[arg(long)]
         layers: bool,
         /// Override a spec value, e.g. `--set data.root=/data/pets` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        overrides: Vec<Override>,
+    },
+    /// Train a spec: every phase in order, then evaluate; writes `runs/<experiment>/<run-id>/`.
+    Run {
+        /// The spec file.
+        spec: PathBuf,
+        /// Folder of run folders.
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+        /// Run again even when a finished run of the same resolved spec exists.
+        #[arg(long)]
+        again: bool,
+        /// Override a spec value, e.g. `--set phases.fine_tune.epochs=2` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
     },
@@ -127,8 +142,14 @@ impl fmt::Display for Failure {
 }
 
 /// Runs one subcommand.
-pub fn run(command: Command) -> Result<(), Failure> {
+pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
     match command {
+        Command::Run {
+            spec,
+            runs,
+            again,
+            overrides,
+        } => run::run(&spec, &runs, again, &overrides, quiet),
         Command::Validate {
             specs,
             layers,

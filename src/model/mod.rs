@@ -3,6 +3,7 @@
 //! picked at run time by the [`Device`] the model is built on (flex CPU by default).
 
 mod interpret;
+pub mod save;
 pub mod weights;
 
 use crate::plan::graph::{Graph, Op};

@@ -13,6 +13,7 @@
 
 pub mod atomic;
 pub mod plots;
+pub mod run;
 pub mod tensorboard;
 
 pub use atomic::{write_atomically, write_atomically_with};
