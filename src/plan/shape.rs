@@ -2,7 +2,7 @@
 //! shape, with TensorFlow's padding rules.
 
 use super::graph::{ConvOp, Op, Pads, Shape};
-use crate::spec::model::{NodeSpec, Padding, PaddingMode};
+use crate::spec::model::{ActivationFn, NodeSpec, Padding, PaddingMode, Size2};
 
 /// Why a node's shape cannot be computed: a message, the key it concerns, and a fix.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,72 +129,37 @@ pub fn infer(node: &NodeSpec, inputs: &[Shape]) -> Result<(Op, Shape), ShapeErro
             )
         }
         NodeSpec::Conv2d(n) => {
-            let (h, w, c) = image(inputs[0], node)?;
             let groups = n.groups.get();
-            if c % groups != 0 || n.filters.get() % groups != 0 {
-                return Err(error(
-                    "groups",
-                    format!(
-                        "`groups: {groups}` must divide both the input channels ({c}) and `filters` ({})",
-                        n.filters
-                    ),
-                    None,
-                ));
-            }
-            let (kernel, strides, dilation) = (
-                n.kernel_size.pair(),
-                n.strides.pair(),
-                n.dilation_rate.pair(),
-            );
-            let (pads, oh, ow) = window((h, w), kernel, strides, dilation, n.padding)?;
-            let op = ConvOp {
-                in_channels: c,
-                out_channels: n.filters.get(),
-                kernel,
-                strides,
-                dilation,
-                groups,
-                pads,
-                bias: n.use_bias,
-                activation: n.activation,
+            let window = Window {
+                kernel: n.kernel_size,
+                strides: n.strides,
+                dilation: n.dilation_rate,
+                padding: n.padding,
             };
-            (
-                Op::Conv(op),
-                Shape::Image {
-                    h: oh,
-                    w: ow,
-                    c: n.filters.get(),
-                },
-            )
+            conv(node, inputs[0], window, n.use_bias, n.activation, |c| {
+                if c % groups != 0 || n.filters.get() % groups != 0 {
+                    return Err(error(
+                        "groups",
+                        format!(
+                            "`groups: {groups}` must divide both the input channels ({c}) and `filters` ({})",
+                            n.filters
+                        ),
+                        None,
+                    ));
+                }
+                Ok((n.filters.get(), groups))
+            })?
         }
         NodeSpec::DepthwiseConv2d(n) => {
-            let (h, w, c) = image(inputs[0], node)?;
-            let (kernel, strides, dilation) = (
-                n.kernel_size.pair(),
-                n.strides.pair(),
-                n.dilation_rate.pair(),
-            );
-            let (pads, oh, ow) = window((h, w), kernel, strides, dilation, n.padding)?;
-            let out = c * n.depth_multiplier.get();
-            let op = ConvOp {
-                in_channels: c,
-                out_channels: out,
-                kernel,
-                strides,
-                dilation,
-                groups: c,
-                pads,
-                bias: n.use_bias,
-                activation: n.activation,
+            let window = Window {
+                kernel: n.kernel_size,
+                strides: n.strides,
+                dilation: n.dilation_rate,
+                padding: n.padding,
             };
-            (
-                Op::Conv(op),
-                Shape::Image {
-                    h: oh,
-                    w: ow,
-                    c: out,
-                },
-            )
+            conv(node, inputs[0], window, n.use_bias, n.activation, |c| {
+                Ok((c * n.depth_multiplier.get(), c))
+            })?
         }
         NodeSpec::BatchNorm(n) => {
             let channels = match inputs[0] {
@@ -309,6 +274,52 @@ pub fn infer(node: &NodeSpec, inputs: &[Shape]) -> Result<(Op, Shape), ShapeErro
             unreachable!("pretrained nodes are expanded before shape inference")
         }
     })
+}
+
+/// The window settings shared by convolutions.
+struct Window {
+    kernel: Size2,
+    strides: Size2,
+    dilation: Size2,
+    padding: Padding,
+}
+
+/// A convolution whose output channels and groups follow from the input channels.
+fn conv(
+    node: &NodeSpec,
+    input: Shape,
+    window_spec: Window,
+    bias: bool,
+    activation: Option<ActivationFn>,
+    channels: impl FnOnce(usize) -> Result<(usize, usize), ShapeError>,
+) -> Result<(Op, Shape), ShapeError> {
+    let (h, w, c) = image(input, node)?;
+    let (out_channels, groups) = channels(c)?;
+    let (kernel, strides, dilation) = (
+        window_spec.kernel.pair(),
+        window_spec.strides.pair(),
+        window_spec.dilation.pair(),
+    );
+    let (pads, oh, ow) = window((h, w), kernel, strides, dilation, window_spec.padding)?;
+    let op = ConvOp {
+        in_channels: c,
+        out_channels,
+        kernel,
+        strides,
+        dilation,
+        groups,
+        pads,
+        bias,
+        activation,
+    };
+    Ok((
+        Op::Conv(op),
+        Shape::Image {
+            h: oh,
+            w: ow,
+            c: out_channels,
+        },
+    ))
 }
 
 fn concatenate(node: &NodeSpec, axis: i32, inputs: &[Shape]) -> Result<(Op, Shape), ShapeError> {
