@@ -231,6 +231,10 @@ fn bad_spec_gives_one_located_error(
         "expected `{header}` in:\n{stderr}"
     );
     assert!(stderr.contains(help), "expected `{help}` in:\n{stderr}");
+    assert!(
+        !stderr.contains("warning:"),
+        "no warnings next to an error:\n{stderr}"
+    );
     assert_eq!(
         stderr.matches("error:").count(),
         1,

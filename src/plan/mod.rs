@@ -141,6 +141,10 @@ pub fn plan(loaded: &LoadedSpec) -> Result<Plan, Vec<Report>> {
         .as_ref()
         .map(|g| plan_phases(g, &loaded.spec.phases, &sources, &mut found))
         .unwrap_or_default();
+    // Warnings (unused nodes...) are noise next to an error, which often causes them.
+    if found.iter().any(|(_, d)| d.severity == Severity::Error) {
+        found.retain(|(_, d)| d.severity == Severity::Error);
+    }
     let reports = group(&sources, found);
     let (errors, warnings): (Vec<Report>, Vec<Report>) =
         reports.into_iter().partition(Report::has_errors);
@@ -152,7 +156,7 @@ pub fn plan(loaded: &LoadedSpec) -> Result<Plan, Vec<Report>> {
             data_root,
             warnings,
         }),
-        _ => Err(errors.into_iter().chain(warnings).collect()),
+        _ => Err(errors),
     }
 }
 
