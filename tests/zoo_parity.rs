@@ -148,25 +148,12 @@ fn cut_point_drops_the_classifier_and_reports_it_unused() {
 fn preprocess_preset_feeds_the_base() {
     let folder = "mobilenet_v2_1.0_224";
     let weights = shared(&format!("{folder}/{folder}.safetensors"));
-    let text = format!(
-        r#"name: t
-data: {{root: {root}, image_size: [224, 224]}}
-model:
-  nodes:
-    - {{name: image, op: input, shape: [224, 224, 3]}}
-    - {{name: scale, op: preprocess, input: image, preset: mobilenet_v2}}
-    - {{name: base, op: pretrained, input: scale, arch: mobilenet_v2_1.0, weights: {w}, output: global_avg_pool}}
-  outputs: [base]
-loss: {{categorical_crossentropy: {{from_logits: true}}}}
-phases:
-  - {{name: p, epochs: 1, optimizer: {{adam: {{lr: 1.0e-3}}}}}}
-"#,
-        root = env!("CARGO_MANIFEST_DIR"),
-        w = weights.display()
+    let nodes = format!(
+        "    - {{name: scale, op: preprocess, input: image, preset: mobilenet_v2}}
+    - {{name: base, op: pretrained, input: scale, arch: mobilenet_v2_1.0, weights: {}, output: global_avg_pool}}",
+        weights.display()
     );
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/generated.yaml");
-    let loaded = runner::spec::parse(&path, text, &[]).unwrap();
-    let plan = runner::plan::plan(&loaded).unwrap();
+    let plan = plan_nodes(&nodes, "base").unwrap();
     let mut model = build(&plan);
     load_pretrained(&mut model, &plan, &device()).unwrap();
     // Undo the reference preprocessing to get pixels back.

@@ -16,14 +16,20 @@ pub fn shared(rel: &str) -> PathBuf {
 /// Plans a spec whose model is `input -> pretrained(arch, weights, output) [-> extra nodes]`.
 /// `pretrained` holds the extra keys of the pretrained node as YAML flow entries.
 pub fn plan_with(pretrained: &str, extra: &str, output: &str) -> Result<Plan, String> {
+    let nodes =
+        format!("    - {{name: base, op: pretrained, input: image, {pretrained}}}\n{extra}");
+    plan_nodes(&nodes, output)
+}
+
+/// Plans a spec whose model is a 224x224 `image` input followed by `nodes` (YAML list lines).
+pub fn plan_nodes(nodes: &str, output: &str) -> Result<Plan, String> {
     let text = format!(
         r#"name: t
 data: {{root: {root}, image_size: [224, 224]}}
 model:
   nodes:
     - {{name: image, op: input, shape: [224, 224, 3]}}
-    - {{name: base, op: pretrained, input: image, {pretrained}}}
-{extra}
+{nodes}
   outputs: [{output}]
 loss: {{categorical_crossentropy: {{from_logits: true}}}}
 phases:
