@@ -213,6 +213,27 @@ fn base_spec_is_valid_and_summarised() {
     "`binary_crossentropy` needs one output unit, but `logits` gives (3,)",
     "end the model with `op: dense, units: 1`"
 )]
+#[case::monitor_not_computed(
+    "    optimizer: {adam: {lr: 0.001}}\n",
+    "    optimizer: {adam: {lr: 0.001}}\n    early_stopping: {monitor: validation/auc}\n",
+    "20:31",
+    "`validation/auc` is not computed: the spec's `metrics` are accuracy",
+    "add `auc` to `metrics`"
+)]
+#[case::monitor_misspelt(
+    "    optimizer: {adam: {lr: 0.001}}\n",
+    "    optimizer: {adam: {lr: 0.001}}\n    early_stopping: {monitor: val_acc}\n",
+    "20:31",
+    "`monitor` must look like `split/metric`, e.g. `validation/accuracy`, found `val_acc`",
+    "the split is `train` or `validation`"
+)]
+#[case::carry_in_first_phase(
+    "    optimizer: {adam: {lr: 0.001}}\n",
+    "    optimizer: {adam: {lr: 0.001}}\n    optimizer_state: carry\n",
+    "20:22",
+    "the first phase has no optimizer state to carry over",
+    "use `optimizer_state: reset`"
+)]
 fn bad_spec_gives_one_located_error(
     #[case] from: &str,
     #[case] to: &str,

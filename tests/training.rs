@@ -1,7 +1,8 @@
 //! Training on tiny image folders made here: accuracy rises, frozen layers and batch-norm
 //! statistics stay bit-identical, `batchnorm: inference` keeps statistics while gamma/beta
-//! train, unfreezing from a layer trains exactly that layer and those after it, and the run
-//! folder holds what a user reads.
+//! train, unfreezing from a layer trains exactly that layer and those after it, the run
+//! folder holds what a user reads, early stopping restores the best epoch, and a run stopped
+//! by Ctrl-C or `kill -9` and resumed ends exactly like an uninterrupted one.
 
 use runner::train::{self, Outcome, RunOptions};
 use safetensors::SafeTensors;
@@ -9,14 +10,15 @@ use safetensors::tensor::{Dtype, TensorView};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Writes `split/class/i.png`: "dark" images (pixels 0..100) and "bright" ones (150..255).
-fn make_images(root: &Path) {
+/// Writes `split/class/i.png`: "dark" images (pixels 0..100) and "bright" ones (150..255),
+/// `per_class` training images per class and half as many for validation.
+fn make_images(root: &Path, per_class: usize) {
     let mut state = 7u32;
     let mut next = move || {
         state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
         (state >> 16) as u8
     };
-    for (split, count) in [("train", 24), ("validation", 12)] {
+    for (split, count) in [("train", per_class), ("validation", per_class / 2)] {
         for (class, low) in [("bright", 150u8), ("dark", 0u8)] {
             let dir = root.join(split).join(class);
             std::fs::create_dir_all(&dir).unwrap();
@@ -119,14 +121,18 @@ fn train(dir: &Path, phases: &str) -> (std::path::PathBuf, serde_json::Value) {
     std::fs::write(&path, spec(&dir.join("images"), phases)).unwrap();
     let loaded = runner::spec::load(&path, &[]).unwrap_or_else(|r| panic!("{}", r.render(false)));
     let plan = runner::plan::plan(&loaded).unwrap_or_else(|r| panic!("{}", r[0].render(false)));
-    let options = RunOptions {
-        runs_dir: dir.join("runs"),
+    match train::run(&plan, &options(&dir.join("runs"))).unwrap() {
+        Outcome::Finished { dir, summary } => (dir, summary),
+        other => panic!("the run did not finish: {other:?}"),
+    }
+}
+
+fn options(runs_dir: &Path) -> RunOptions {
+    RunOptions {
+        runs_dir: runs_dir.to_path_buf(),
         again: false,
         progress: false,
-    };
-    match train::run(&plan, &options).unwrap() {
-        Outcome::Finished { dir, summary } => (dir, summary),
-        Outcome::AlreadyDone(dir) => panic!("unexpected finished run at {}", dir.display()),
+        histograms: false,
     }
 }
 
@@ -140,8 +146,12 @@ fn tensors(path: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn setup() -> tempfile::TempDir {
+    setup_with(24)
+}
+
+fn setup_with(per_class: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    make_images(&dir.path().join("images"));
+    make_images(&dir.path().join("images"), per_class);
     make_base(dir.path());
     dir
 }
@@ -191,12 +201,8 @@ fn frozen_base_stays_bit_identical_and_accuracy_rises() {
     }));
     let path = dir.path().join("spec.yaml");
     let plan = runner::plan::plan(&runner::spec::load(&path, &[]).unwrap()).unwrap();
-    let options = RunOptions {
-        runs_dir: dir.path().join("runs"),
-        again: false,
-        progress: false,
-    };
-    assert!(matches!(train::run(&plan, &options).unwrap(), Outcome::AlreadyDone(d) if d == run));
+    let again = train::run(&plan, &options(&dir.path().join("runs"))).unwrap();
+    assert!(matches!(again, Outcome::AlreadyDone(d) if d == run));
 }
 
 #[test]
@@ -242,4 +248,274 @@ fn fine_tuning_from_a_layer_trains_exactly_that_part_with_batchnorm_in_inference
         vec![(1, "head".into()), (2, "tune".into()), (3, "tune".into())]
     );
     assert_eq!(summary["epochs"], 3);
+}
+
+fn metrics_lines(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn early_stopping_ends_the_phase_and_restores_its_best_epoch() {
+    let dir = setup();
+    // No later epoch can beat the first by 1.0, so the phase stops after 1 + patience epochs
+    // and goes back to epoch 1's weights.
+    let phases = r"  - name: head
+    epochs: 6
+    freeze: [base]
+    optimizer: {adam: {lr: 0.05}}
+    early_stopping: {monitor: validation/accuracy, patience: 2, min_delta: 1.0, restore_best: true}
+";
+    let (run, summary) = train(dir.path(), phases);
+    let lines = metrics_lines(&run);
+    assert_eq!(lines.len(), 3, "stopped after 3 of 6 epochs");
+    assert_eq!(summary["epochs"], 3);
+    // No test split: the final evaluation is on validation, with epoch 1's weights.
+    assert_eq!(
+        summary["validation"]["loss"], lines[0]["validation"]["loss"],
+        "the final model is the best (first) epoch's"
+    );
+    assert_ne!(
+        lines[2]["validation"]["loss"],
+        lines[0]["validation"]["loss"]
+    );
+}
+
+/// A spec whose run has dropout, augmentation, two phases, a step schedule and carried
+/// optimizer state: everything a resumed run must restore exactly.
+const RESUMABLE: &str = r"name: resumable
+seed: 11
+data:
+  root: images
+  image_size: [16, 16]
+  batch_size: 8
+  label_mode: binary
+  augment: [{flip: horizontal}]
+model:
+  nodes:
+    - {name: image, op: input, shape: [16, 16, 3]}
+    - {name: scale, op: rescale, input: image, scale: 0.00392156862745098}
+    - {name: base, op: pretrained, input: scale, graph: base.yaml, weights: base.safetensors}
+    - {name: pool, op: global_avg_pool, input: base}
+    - {name: drop, op: dropout, input: pool, rate: 0.3}
+    - {name: logits, op: dense, input: drop, units: 1}
+  outputs: [logits]
+loss: {binary_crossentropy: {from_logits: true}}
+metrics: [accuracy, auc]
+phases:
+  - name: head
+    epochs: 4
+    freeze: [base]
+    optimizer: {adam: {lr: 0.05}}
+    schedule: {step: {every_epochs: 1, factor: 0.5}}
+  - name: tune
+    epochs: 4
+    unfreeze: [base.c2..]
+    batchnorm: inference
+    optimizer: {adam: {lr: 0.01}}
+    optimizer_state: carry
+";
+
+fn runner_command(dir: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_runner"));
+    command.current_dir(dir).env_remove("RUNNER_LOG");
+    command
+}
+
+/// Starts `runner ARGS`, waits for the log line of epoch `after_epoch`, sends `signal`, and
+/// returns the exit status.
+fn interrupt_after(
+    dir: &Path,
+    args: &[&str],
+    after_epoch: usize,
+    signal: &str,
+) -> std::process::ExitStatus {
+    use std::io::BufRead;
+    let mut child = runner_command(dir)
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    let marker = format!("epoch {after_epoch} (");
+    let mut sent = false;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if !sent && line.contains(&marker) {
+            let status = std::process::Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            sent = true;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(sent, "never saw `{marker}` in:\n{log}");
+    status
+}
+
+/// Metrics lines without the timing fields, which differ between runs.
+fn without_timings(lines: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    lines
+        .into_iter()
+        .map(|mut l| {
+            let o = l.as_object_mut().unwrap();
+            o.remove("seconds");
+            o.remove("images_per_second");
+            l
+        })
+        .collect()
+}
+
+fn only_run(runs: &Path) -> std::path::PathBuf {
+    let folders: Vec<_> = std::fs::read_dir(runs.join("resumable"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    folders[0].clone()
+}
+
+#[test]
+fn a_run_stopped_by_ctrl_c_or_kill_resumes_to_exactly_the_uninterrupted_result() {
+    let dir = setup_with(40);
+    std::fs::write(dir.path().join("spec.yaml"), RESUMABLE).unwrap();
+    let out = runner_command(dir.path())
+        .args(["run", "spec.yaml", "--runs", "straight", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let straight = only_run(&dir.path().join("straight"));
+    let lines = metrics_lines(&straight);
+    let rates: Vec<f64> = lines
+        .iter()
+        .map(|l| l["learning_rate"].as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        rates,
+        [0.05, 0.025, 0.0125, 0.00625, 0.01, 0.01, 0.01, 0.01]
+    );
+
+    // Ctrl-C in epoch 2 (stops after a batch inside an epoch), then kill -9 in epoch 6
+    // (loses the epoch in flight), resuming after each.
+    for (epoch, signal) in [(1, "-INT"), (5, "-KILL")] {
+        let status = run_and_interrupt_or_resume(dir.path(), epoch, signal);
+        if signal == "-INT" {
+            assert_eq!(status.code(), Some(130), "Ctrl-C exits with 130");
+        } else {
+            assert!(!status.success());
+        }
+    }
+    let stopped = only_run(&dir.path().join("stopped"));
+    assert!(!stopped.join("summary.json").exists());
+    let out = runner_command(dir.path())
+        .args(["resume", stopped.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert_eq!(
+        without_timings(metrics_lines(&stopped)),
+        without_timings(lines),
+        "every epoch's metrics equal the uninterrupted run's"
+    );
+    assert_eq!(
+        std::fs::read(stopped.join("model.safetensors")).unwrap(),
+        std::fs::read(straight.join("model.safetensors")).unwrap(),
+        "the final model is bit-identical"
+    );
+    let summary = |run: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap()
+    };
+    assert_eq!(
+        summary(&stopped)["validation"],
+        summary(&straight)["validation"]
+    );
+    assert!(
+        std::fs::read_to_string(stopped.join("run.log"))
+            .unwrap()
+            .contains("resuming")
+    );
+
+    // A finished run is not resumed again; `runner eval` re-evaluates it.
+    let again = runner_command(dir.path())
+        .args(["resume", stopped.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("is a finished run"));
+    let eval = runner_command(dir.path())
+        .args(["eval", stopped.to_str().unwrap(), "--split", "validation"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&eval.stdout);
+    let accuracy = summary(&straight)["validation"]["accuracy"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        text.contains(&format!("accuracy {accuracy:.4}")),
+        "{text}{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    assert!(text.contains("confusion matrix"), "{text}");
+    let no_test = runner_command(dir.path())
+        .args(["eval", stopped.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(no_test.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&no_test.stderr).contains("no test split"));
+
+    // `runner predict --run` names the classes.
+    let image = dir.path().join("images/validation/bright/0.png");
+    let predict = runner_command(dir.path())
+        .args([
+            "predict",
+            "--run",
+            stopped.to_str().unwrap(),
+            image.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&predict.stdout);
+    assert!(
+        predict.status.success(),
+        "{}",
+        String::from_utf8_lossy(&predict.stderr)
+    );
+    assert!(text.contains("bright") || text.contains("dark"), "{text}");
+}
+
+/// The first interruption starts the run; later ones resume it.
+fn run_and_interrupt_or_resume(
+    dir: &Path,
+    after_epoch: usize,
+    signal: &str,
+) -> std::process::ExitStatus {
+    if dir.join("stopped").is_dir() {
+        let run = only_run(&dir.join("stopped"));
+        interrupt_after(dir, &["resume", run.to_str().unwrap()], after_epoch, signal)
+    } else {
+        interrupt_after(
+            dir,
+            &["run", "spec.yaml", "--runs", "stopped"],
+            after_epoch,
+            signal,
+        )
+    }
 }

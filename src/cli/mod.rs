@@ -1,12 +1,14 @@
 //! Subcommands and their arguments; each subcommand lives in its own module.
 
 mod data;
+mod eval;
 mod predict;
 mod run;
 mod schema;
 mod validate;
 
 use clap::{Parser, Subcommand};
+use runner::data::SplitKind;
 use runner::spec::diagnostic::Report;
 use runner::spec::overrides::Override;
 use std::fmt;
@@ -48,11 +50,34 @@ pub enum Command {
         #[arg(long, default_value = "runs")]
         runs: PathBuf,
         /// Run again even when a finished run of the same resolved spec exists.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "resume")]
         again: bool,
+        /// Continue the latest interrupted run of this spec from its last checkpoint.
+        #[arg(long)]
+        resume: bool,
+        /// Write a histogram of every parameter to TensorBoard after each epoch.
+        #[arg(long)]
+        histograms: bool,
         /// Override a spec value, e.g. `--set phases.fine_tune.epochs=2` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
+    },
+    /// Continue an interrupted run (Ctrl-C, a crash, a full disk) from its last checkpoint;
+    /// it ends with the same results as an uninterrupted run.
+    Resume {
+        /// The run folder, e.g. runs/mobilenet_ft/0ecd50e218.
+        run: PathBuf,
+        /// Write a histogram of every parameter to TensorBoard after each epoch.
+        #[arg(long)]
+        histograms: bool,
+    },
+    /// Evaluate a run's final model (or latest checkpoint) on a split of its data.
+    Eval {
+        /// The run folder, e.g. runs/mobilenet_ft/0ecd50e218.
+        run: PathBuf,
+        /// The split: test or validation.
+        #[arg(long, default_value = "test", value_parser = parse_split)]
+        split: SplitKind,
     },
     /// Check a spec's data: class counts per split, image sizes, files skipped and why, and a
     /// PNG contact sheet of sample images with their labels and augmented variants.
@@ -66,11 +91,15 @@ pub enum Command {
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
     },
-    /// Run a spec's model on images and print the most likely classes.
+    /// Run a trained run's model, or a spec's model, on images and print the most likely
+    /// classes.
     Predict {
+        /// A run folder whose final model to use (class names come from its data).
+        #[arg(long, required_unless_present = "spec", conflicts_with_all = ["spec", "weights"])]
+        run: Option<PathBuf>,
         /// The spec whose model to run (e.g. experiments/imagenet_predict.yaml).
         #[arg(long)]
-        spec: PathBuf,
+        spec: Option<PathBuf>,
         /// Weights file for the spec's pretrained node, instead of its `weights:`.
         #[arg(long)]
         weights: Option<PathBuf>,
@@ -96,16 +125,35 @@ pub enum Command {
     },
 }
 
-/// Sets up `tracing` output on stderr (colours only on a terminal).
+fn parse_split(text: &str) -> Result<SplitKind, String> {
+    [SplitKind::Test, SplitKind::Validation]
+        .into_iter()
+        .find(|s| s.to_string() == text)
+        .ok_or_else(|| format!("unknown split `{text}`: use test or validation"))
+}
+
+/// Sets up `tracing` output on stderr (colours only on a terminal) and, with timestamps, to
+/// the log file of the run in progress (`run.log`, whatever `--quiet` says).
 pub fn init_logging(quiet: bool) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer, fmt};
     let level = if quiet { "warn" } else { "info" };
     let filter = std::env::var("RUNNER_LOG").unwrap_or_else(|_| level.to_string());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let terminal = fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .with_target(false)
+        .with_filter(EnvFilter::new(filter));
+    let run_log = fmt::layer()
+        .with_writer(runner::track::log_file::RunLogWriter)
+        .with_ansi(false)
+        .with_target(false)
+        .with_filter(EnvFilter::new("info"));
+    tracing_subscriber::registry()
+        .with(terminal)
+        .with(run_log)
         .init();
 }
 
@@ -114,6 +162,8 @@ pub fn init_logging(quiet: bool) {
 pub enum Failure {
     /// One or more specs are invalid (exit code 2).
     InvalidSpec(Vec<Report>),
+    /// Ctrl-C stopped a run after writing a checkpoint in this folder (exit code 130).
+    Interrupted(PathBuf),
     /// Anything else (exit code 1).
     Other(String),
 }
@@ -123,6 +173,7 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::InvalidSpec(_) => 2,
+            Failure::Interrupted(_) => 130,
             Failure::Other(_) => 1,
         }
     }
@@ -136,6 +187,11 @@ impl fmt::Display for Failure {
                 let text: Vec<String> = reports.iter().map(|r| r.render(color)).collect();
                 write!(f, "{}", text.join("\n"))
             }
+            Failure::Interrupted(dir) => write!(
+                f,
+                "interrupted: the run's checkpoint is in {0}; continue it with `runner resume {0}`",
+                dir.display()
+            ),
             Failure::Other(message) => write!(f, "error: {message}"),
         }
     }
@@ -148,8 +204,22 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             spec,
             runs,
             again,
+            resume,
+            histograms,
             overrides,
-        } => run::run(&spec, &runs, again, &overrides, quiet),
+        } => run::run(
+            &run::RunArgs {
+                spec: &spec,
+                runs: &runs,
+                again,
+                resume,
+                histograms,
+                overrides: &overrides,
+            },
+            quiet,
+        ),
+        Command::Resume { run, histograms } => run::resume(&run, histograms, quiet),
+        Command::Eval { run, split } => eval::run(&run, split),
         Command::Validate {
             specs,
             layers,
@@ -162,13 +232,15 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             overrides,
         } => data::run(&spec, out.as_deref(), &overrides),
         Command::Predict {
+            run,
             spec,
             weights,
             labels,
             top,
             images,
         } => predict::run(&predict::Options {
-            spec: &spec,
+            run: run.as_deref(),
+            spec: spec.as_deref(),
             weights: weights.as_deref(),
             labels: labels.as_deref(),
             top,

@@ -82,14 +82,20 @@ impl Dataset {
     /// The batches of one epoch of a split, prepared ahead by a prefetch thread. Training
     /// images are augmented (from seed, epoch and image id); validation and test never are.
     pub fn batches(&self, split: SplitKind, epoch: u64) -> Batches {
+        self.batches_from(split, epoch, 0)
+    }
+
+    /// Like [`Dataset::batches`], but starting at batch `first` of the epoch (for resuming an
+    /// epoch that was interrupted): the same batches as the full epoch's, minus the first ones.
+    pub fn batches_from(&self, split: SplitKind, epoch: u64, first: usize) -> Batches {
         let ds = self.clone();
         let (tx, rx) = sync_channel(self.inner.prefetch.max(1));
-        let remaining = self.num_batches(split);
+        let remaining = self.num_batches(split).saturating_sub(first);
         let handle = std::thread::Builder::new()
             .name("runner-data-prefetch".into())
             .spawn(move || {
                 let order = ds.order(split, epoch);
-                for chunk in order.chunks(ds.batch_size()) {
+                for chunk in order.chunks(ds.batch_size()).skip(first) {
                     let b = ds.make_batch(split, epoch, chunk);
                     if tx.send(b).is_err() {
                         return;

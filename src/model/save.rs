@@ -7,12 +7,33 @@ use burn::tensor::Tensor;
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::BTreeMap;
 
+/// A parameter or batch-norm statistic: its shape and values.
+pub type NamedTensor = (Vec<usize>, Vec<f32>);
+
 /// Serialises every parameter of `model` to safetensors bytes.
 pub fn to_safetensors(model: &GraphModel) -> Result<Vec<u8>, safetensors::SafeTensorError> {
-    let mut tensors: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
+    let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = named_tensors(model)
+        .into_iter()
+        .map(|(name, (shape, values))| {
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (name, shape, bytes)
+        })
+        .collect();
+    let views: Vec<(String, TensorView)> = tensors
+        .iter()
+        .map(|(name, shape, bytes)| {
+            TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (name.clone(), v))
+        })
+        .collect::<Result<_, _>>()?;
+    safetensors::serialize(views, None)
+}
+
+/// Every parameter and batch-norm statistic of `model` by file name (`<node>.weight`, ...),
+/// with dense weights in `[out, in]` layout.
+pub fn named_tensors(model: &GraphModel) -> BTreeMap<String, NamedTensor> {
+    let mut tensors = BTreeMap::new();
     let mut put = |name: String, shape: Vec<usize>, values: Vec<f32>| {
-        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        tensors.insert(name, (shape, bytes));
+        tensors.insert(name, (shape, values));
     };
     for (id, node) in model.graph().nodes.iter().enumerate() {
         let Some(index) = model.layer_of(id) else {
@@ -74,13 +95,7 @@ pub fn to_safetensors(model: &GraphModel) -> Result<Vec<u8>, safetensors::SafeTe
             Layer::Dropout(_) => {}
         }
     }
-    let views: Vec<(String, TensorView)> = tensors
-        .iter()
-        .map(|(name, (shape, bytes))| {
-            TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (name.clone(), v))
-        })
-        .collect::<Result<_, _>>()?;
-    safetensors::serialize(views, None)
+    tensors
 }
 
 fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {

@@ -137,6 +137,7 @@ pub fn plan(loaded: &LoadedSpec) -> Result<Plan, Vec<Report>> {
     if let Some(graph) = &graph {
         check_loss_fits(loaded, graph, &sources, &mut found);
     }
+    check_phase_settings(loaded, &sources, &mut found);
     let phases = graph
         .as_ref()
         .map(|g| plan_phases(g, &loaded.spec.phases, &sources, &mut found))
@@ -191,6 +192,80 @@ fn check_loss_fits(
         .with_label("binary loss")
         .with_help("end the model with `op: dense, units: 1`");
         found.push((0, located(sources, 0, "/loss", d, true)));
+    }
+}
+
+/// Checks what one phase's settings need from the rest of the spec: monitored metrics must
+/// be computed, and carried optimizer state needs the previous phase's optimizer kind.
+fn check_phase_settings(loaded: &LoadedSpec, sources: &Sources, found: &mut build::Found) {
+    let spec = &loaded.spec;
+    let computed: Vec<&str> = std::iter::once("loss")
+        .chain(spec.metrics.iter().map(|m| m.name()))
+        .collect();
+    for (p, phase) in spec.phases.iter().enumerate() {
+        let monitors = [
+            match &phase.schedule {
+                crate::spec::train::ScheduleSpec::ReduceOnPlateau(s) => {
+                    Some((&s.monitor, "schedule/reduce_on_plateau"))
+                }
+                _ => None,
+            },
+            phase
+                .early_stopping
+                .as_ref()
+                .map(|e| (&e.monitor, "early_stopping")),
+        ];
+        for (monitor, at) in monitors.into_iter().flatten() {
+            if !computed.contains(&monitor.metric()) {
+                let d = Diagnostic::error(
+                    format!(
+                        "`{}` is not computed: the spec's `metrics` are {}",
+                        monitor.0,
+                        computed[1..].join(", ")
+                    ),
+                    None,
+                )
+                .with_label("not a computed metric")
+                .with_help(format!(
+                    "add `{}` to `metrics`, or monitor `validation/loss`",
+                    monitor.metric()
+                ));
+                found.push((
+                    0,
+                    located(sources, 0, &format!("/phases/{p}/{at}/monitor"), d, false),
+                ));
+            }
+        }
+        if phase.optimizer_state == crate::spec::train::OptimizerState::Carry {
+            let problem = match p.checked_sub(1).map(|q| &spec.phases[q]) {
+                None => Some("the first phase has no optimizer state to carry over".to_string()),
+                Some(previous) if previous.optimizer.kind() != phase.optimizer.kind() => {
+                    Some(format!(
+                        "`carry` needs the same optimizer as the previous phase, but `{}` uses {} and `{}` uses {}",
+                        previous.name,
+                        previous.optimizer.kind(),
+                        phase.name,
+                        phase.optimizer.kind()
+                    ))
+                }
+                Some(_) => None,
+            };
+            if let Some(message) = problem {
+                let d = Diagnostic::error(message, None)
+                    .with_label("cannot carry optimizer state")
+                    .with_help("use `optimizer_state: reset` (a fresh optimizer, as Keras does when compiling again)");
+                found.push((
+                    0,
+                    located(
+                        sources,
+                        0,
+                        &format!("/phases/{p}/optimizer_state"),
+                        d,
+                        false,
+                    ),
+                ));
+            }
+        }
     }
 }
 

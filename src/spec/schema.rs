@@ -194,6 +194,14 @@ fn explain(
             options_list(expected_value),
             at_value,
         ),
+        ValidationErrorKind::Pattern { pattern } if pattern.starts_with("^(train|validation)/") => {
+            Diagnostic::error(
+                format!("`{field}` must look like `split/metric`, e.g. `validation/accuracy`, found {found}"),
+                at_value,
+            )
+            .with_label("not a metric of a split")
+            .with_help("the split is `train` or `validation`; the metric is `loss`, `accuracy`, `precision`, `recall`, `f1` or `auc`")
+        }
         ValidationErrorKind::Pattern { pattern } => Diagnostic::error(
             format!("`{field}` is {found}, which does not match the pattern `{pattern}`"),
             at_value,

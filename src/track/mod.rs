@@ -7,11 +7,15 @@
 //!   with a marker where fine-tuning starts) and a confusion matrix.
 //! - [`atomic`]: write-to-temp-then-rename helpers, so an interrupted or failed
 //!   run never leaves a half-written file in place of a complete one.
+//! - [`run`]: run folders named by a hash of the resolved spec; [`lock`]: one
+//!   writer per run folder; [`log_file`]: the log copied into the run folder.
 //!
 //! Nothing here panics on bad input or I/O failure; errors carry the path
 //! they concern.
 
 pub mod atomic;
+pub mod lock;
+pub mod log_file;
 pub mod plots;
 pub mod run;
 pub mod tensorboard;

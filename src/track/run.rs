@@ -54,6 +54,31 @@ pub fn prepare(
     unreachable!("the loop only ends by returning")
 }
 
+/// The folders of runs of `experiment` with `resolved_spec_json` (the plain id and its
+/// numbered repeats), oldest first.
+pub fn folders_of(runs_dir: &Path, experiment: &str, resolved_spec_json: &str) -> Vec<PathBuf> {
+    let base = runs_dir.join(experiment);
+    let id = run_id(resolved_spec_json);
+    let mut found: Vec<(u64, PathBuf)> = Vec::new();
+    if base.join(&id).is_dir() {
+        found.push((1, base.join(&id)));
+    }
+    if let Ok(entries) = std::fs::read_dir(&base) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let attempt = name
+                .strip_prefix(&id)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(attempt) = attempt {
+                found.push((attempt, entry.path()));
+            }
+        }
+    }
+    found.sort();
+    found.into_iter().map(|(_, path)| path).collect()
+}
+
 /// Appends one JSON line to `metrics.jsonl` and syncs it, so a killed run keeps every finished epoch.
 pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
     let mut file = std::fs::OpenOptions::new()
@@ -83,11 +108,15 @@ mod tests {
         std::fs::write(a.join(SUMMARY_FILE), "{}").unwrap();
         assert_eq!(
             prepare(dir.path(), "exp", "{}", false).unwrap(),
-            RunFolder::Finished(a)
+            RunFolder::Finished(a.clone())
         );
         assert!(matches!(
             prepare(dir.path(), "exp", "{}", true).unwrap(),
             RunFolder::Fresh(_)
         ));
+        let folders = folders_of(dir.path(), "exp", "{}");
+        assert_eq!(folders.len(), 3);
+        assert_eq!(folders[0], a);
+        assert!(folders[2].to_string_lossy().ends_with("-3"));
     }
 }

@@ -2,10 +2,12 @@
 //! matrix, accumulated batch by batch.
 
 use crate::spec::Metric;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Running totals for one split over one epoch.
-#[derive(Debug, Clone)]
+/// Running totals for one split over one epoch (serialisable, so a checkpoint taken in the
+/// middle of an epoch resumes its totals).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricAccumulator {
     classes: usize,
     loss_sum: f64,
@@ -113,7 +115,7 @@ impl MetricAccumulator {
                 Metric::F1 => ratio(2.0 * tp, predicted + actual),
                 Metric::Auc => self.auc(),
             };
-            out.insert(metric_name(*metric).to_string(), value);
+            out.insert(metric.name().to_string(), value);
         }
         out
     }
@@ -144,17 +146,6 @@ impl MetricAccumulator {
             i = j;
         }
         (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
-    }
-}
-
-/// The name a metric has in logs, TensorBoard and summaries.
-pub fn metric_name(metric: Metric) -> &'static str {
-    match metric {
-        Metric::Accuracy => "accuracy",
-        Metric::Precision => "precision",
-        Metric::Recall => "recall",
-        Metric::F1 => "f1",
-        Metric::Auc => "auc",
     }
 }
 

@@ -1,0 +1,55 @@
+//! `runner eval RUN [--split test]`: evaluates a run's final model (or its latest checkpoint,
+//! when the run did not finish) on one split of its data, and prints the metrics and the
+//! confusion matrix.
+
+use super::Failure;
+use burn::tensor::Device;
+use runner::data::{Dataset, SplitKind};
+use runner::train::evaluate::{evaluate, format_metrics};
+use runner::train::reopen;
+use std::path::Path;
+
+/// Evaluates the run in `run_dir` on `split`.
+pub fn run(run_dir: &Path, split: SplitKind) -> Result<(), Failure> {
+    let other = |e: runner::train::RunError| Failure::Other(e.to_string());
+    let plan = reopen::plan(run_dir).map_err(other)?;
+    let device = Device::flex();
+    let (model, progress) = reopen::model(run_dir, &plan, &device).map_err(other)?;
+    if !progress.finished {
+        eprintln!(
+            "note: the run has not finished; evaluating its latest checkpoint (after epoch {}, batch {})",
+            progress.epoch, progress.batch
+        );
+    }
+    let spec = &plan.spec.spec;
+    let dataset = Dataset::load(&spec.data, plan.spec.base_dir(), spec.seed)
+        .map_err(|e| Failure::Other(e.to_string()))?;
+    if dataset.is_empty(split) {
+        return Err(Failure::Other(format!(
+            "the run's data has no {split} split; choose --split validation or train (a test split comes from `data.test_from_validation` or `data.test_dir`)"
+        )));
+    }
+    let result = evaluate(&model, &dataset, split, &spec.loss, &device);
+    println!(
+        "{} ({} images): {}",
+        split,
+        result.len(),
+        format_metrics(&result.finish(&spec.metrics))
+    );
+    let classes = dataset.class_names();
+    let width = classes.iter().map(String::len).max().unwrap_or(0).max(6);
+    println!("confusion matrix (rows: true class, columns: predicted)");
+    print!("{:width$}", "");
+    for name in classes {
+        print!("  {name:>width$}");
+    }
+    println!();
+    for (name, row) in classes.iter().zip(result.confusion_matrix()) {
+        print!("{name:width$}");
+        for count in row {
+            print!("  {count:>width$}");
+        }
+        println!();
+    }
+    Ok(())
+}
