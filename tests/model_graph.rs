@@ -112,3 +112,65 @@ fn same_padding_puts_the_extra_row_and_column_at_the_bottom_right() {
         ]
     );
 }
+
+#[test]
+fn constant_prefix_forward_gives_the_same_output_and_gradients_with_no_graph_through_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = r"
+    - {name: image, op: input, shape: [8, 8, 3]}
+    - {name: scale, op: rescale, input: image, scale: 0.1}
+    - {name: c1, op: conv2d, input: scale, filters: 4, kernel_size: 3, padding: same, activation: relu}
+    - {name: bn, op: batch_norm, input: c1}
+    - {name: c2, op: conv2d, input: bn, filters: 4, kernel_size: 3, padding: same}
+    - {name: sum, op: add, inputs: [bn, c2]}
+    - {name: gap, op: global_avg_pool, input: sum}
+    - {name: drop, op: dropout, input: gap, rate: 0.0}
+    - {name: logits, op: dense, input: drop, units: 2}
+";
+    let text = format!(
+        "name: t\ndata: {{root: {}, image_size: [8, 8]}}\nmodel:\n  nodes:\n{nodes}  outputs: [logits]\nloss: {{categorical_crossentropy: {{}}}}\nphases: [{{name: p, epochs: 1, freeze: [c1, bn], optimizer: {{sgd: {{lr: 0.1}}}}}}]\n",
+        dir.path().display()
+    );
+    let loaded = runner::spec::parse(&dir.path().join("t.yaml"), text, &[]).unwrap();
+    let plan = plan::plan(&loaded).unwrap_or_else(|r| panic!("{}", r[0].render(false)));
+    let phase = &plan.phases[0];
+    let names: Vec<&str> = plan
+        .graph
+        .nodes
+        .iter()
+        .zip(&phase.constant)
+        .filter(|(_, c)| **c)
+        .map(|(n, _)| n.name.as_str())
+        .collect();
+    assert_eq!(names, ["image", "scale", "c1", "bn"], "the frozen prefix");
+
+    let device = Device::flex().autodiff();
+    let model = runner::train::phase::apply(GraphModel::new(&plan.graph, &device), phase);
+    let values: Vec<f32> = (0..2 * 3 * 8 * 8).map(|i| (i % 17) as f32).collect();
+    let images = || Tensor::<4>::from_data(TensorData::new(values.clone(), [2, 3, 8, 8]), &device);
+    let plain = model.forward(images());
+    let split = model.forward_with_constant_prefix(&phase.constant, images());
+    assert_eq!(plain.to_data(), split.to_data(), "same output");
+    let c2 = |m: &GraphModel| match &m.layers[plan_layer(&plan, m, "c2")] {
+        Layer::Conv(conv) => conv.weight.clone(),
+        _ => unreachable!(),
+    };
+    let plain_grads = plain.sum().backward();
+    let split_grads = split.sum().backward();
+    let weight: Param<Tensor<4>> = c2(&model);
+    assert_eq!(
+        weight.grad(&plain_grads).unwrap().to_data(),
+        weight.grad(&split_grads).unwrap().to_data(),
+        "same gradient for the trainable conv"
+    );
+}
+
+fn plan_layer(plan: &Plan, model: &GraphModel, name: &str) -> usize {
+    let node = plan
+        .graph
+        .nodes
+        .iter()
+        .position(|n| n.name == name)
+        .unwrap();
+    model.layer_of(node).unwrap()
+}

@@ -4,6 +4,7 @@
 use super::{GraphModel, Layer};
 use crate::plan::graph::{Op, Pads};
 use crate::spec::model::ActivationFn;
+use burn::module::Module;
 use burn::tensor::Tensor;
 use burn::tensor::activation;
 use burn::tensor::module::{avg_pool2d, max_pool2d};
@@ -63,6 +64,49 @@ fn pad_pairs([top, bottom, left, right]: Pads) -> [(usize, usize); 2] {
 
 /// Runs `model` on `images`; returns its first output.
 pub fn run(model: &GraphModel, images: Tensor<4>) -> Tensor<2> {
+    let everything = vec![true; model.graph().nodes.len()];
+    let values = evaluate_nodes(model, images, &everything, vec![None; everything.len()]);
+    output(model, values)
+}
+
+/// Runs a training forward pass of `model` on `images` (on the autodiff device), computing
+/// the nodes marked in `constant` (a prefix that does not depend on any trainable parameter
+/// and has no randomness) without autodiff, on the inference copy of the model. Their values
+/// enter the rest of the graph as constants: the result and the gradients are those of
+/// [`run`], without recording a backward graph through a frozen base.
+pub fn run_with_constant_prefix(
+    model: &GraphModel,
+    constant: &[bool],
+    images: Tensor<4>,
+) -> Tensor<2> {
+    let graph = model.graph();
+    if constant.iter().all(|c| !c) || constant[graph.outputs[0]] {
+        return run(model, images);
+    }
+    let inference = model.valid();
+    let count = graph.nodes.len();
+    let mut values = evaluate_nodes(
+        &inference,
+        images.clone().inner(),
+        constant,
+        vec![None; count],
+    );
+    for value in values.iter_mut().flatten() {
+        *value = value.clone().map(Tensor::autodiff, Tensor::autodiff);
+    }
+    let rest: Vec<bool> = constant.iter().map(|c| !c).collect();
+    let values = evaluate_nodes(model, images, &rest, values);
+    output(model, values)
+}
+
+/// Evaluates the nodes marked in `selected`, in topological order, on top of the already
+/// known `values`; a value is dropped after its last reader in the whole graph.
+fn evaluate_nodes(
+    model: &GraphModel,
+    images: Tensor<4>,
+    selected: &[bool],
+    mut values: Vec<Option<Value>>,
+) -> Vec<Option<Value>> {
     let graph = model.graph();
     let count = graph.nodes.len();
     // Index of the last node reading each node, so its value can be dropped after that.
@@ -75,8 +119,10 @@ pub fn run(model: &GraphModel, images: Tensor<4>) -> Tensor<2> {
     for &output in &graph.outputs {
         last_use[output] = usize::MAX;
     }
-    let mut values: Vec<Option<Value>> = vec![None; count];
     for (i, node) in graph.nodes.iter().enumerate() {
+        if !selected[i] {
+            continue;
+        }
         let mut take = |j: usize| -> Value {
             let v = if last_use[j] == i {
                 values[j].take()
@@ -95,7 +141,12 @@ pub fn run(model: &GraphModel, images: Tensor<4>) -> Tensor<2> {
         let layer = model.layer_of(i).map(|l| &model.layers[l]);
         values[i] = Some(evaluate(&node.op, layer, inputs));
     }
-    match values[graph.outputs[0]].take() {
+    values
+}
+
+/// The graph's first output from the evaluated values, as `[batch, features]`.
+fn output(model: &GraphModel, mut values: Vec<Option<Value>>) -> Tensor<2> {
+    match values[model.graph().outputs[0]].take() {
         Some(Value::Vector(t)) => t,
         Some(Value::Image(t)) => {
             let [n, c, h, w] = t.dims();

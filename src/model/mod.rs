@@ -110,4 +110,11 @@ impl GraphModel {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         interpret::run(self, images)
     }
+
+    /// A training forward pass that computes the `constant` nodes (see
+    /// [`crate::plan::PhasePlan::constant`]) without autodiff: same result and gradients as
+    /// [`GraphModel::forward`], less work when a frozen base comes first.
+    pub fn forward_with_constant_prefix(&self, constant: &[bool], images: Tensor<4>) -> Tensor<2> {
+        interpret::run_with_constant_prefix(self, constant, images)
+    }
 }

@@ -73,6 +73,10 @@ pub struct PhasePlan {
     pub spec: PhaseSpec,
     /// Per graph node: whether its parameters train in this phase.
     pub trainable: Vec<bool>,
+    /// Per graph node: whether its value is a constant of the phase, i.e. depends on no
+    /// trainable parameter and no randomness (the input, and a frozen base with everything
+    /// before it). Training computes these without autodiff.
+    pub constant: Vec<bool>,
 }
 
 impl PhasePlan {
@@ -307,10 +311,26 @@ fn plan_phases(
             }
             PhasePlan {
                 spec: spec.clone(),
+                constant: constant_nodes(graph, &trainable),
                 trainable,
             }
         })
         .collect()
+}
+
+/// Nodes whose value depends on no trainable parameter and no randomness: all inputs are
+/// constant, and the node has no parameters, or frozen ones (frozen batch norm runs in
+/// inference mode). Dropout is random in training, so never constant.
+fn constant_nodes(graph: &Graph, trainable: &[bool]) -> Vec<bool> {
+    let mut constant = vec![false; graph.nodes.len()];
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let inputs_constant = node.inputs.iter().all(|&j| constant[j]);
+        constant[i] = i == graph.input
+            || (inputs_constant
+                && !matches!(node.op, graph::Op::Dropout { .. })
+                && (!trainable[i] || node.op.param_count() == 0));
+    }
+    constant
 }
 
 /// Groups diagnostics into one report per file, errors first.

@@ -253,7 +253,9 @@ impl<'a> Trainer<'a> {
                 batch.width,
                 &self.train_device,
             );
-            let output = self.model.forward(images);
+            let output = self
+                .model
+                .forward_with_constant_prefix(&phase.constant, images);
             let loss = loss::loss(
                 &spec.loss,
                 output.clone(),
