@@ -4,6 +4,8 @@
 //! folder holds what a user reads, early stopping restores the best epoch, and a run stopped
 //! by Ctrl-C or `kill -9` and resumed ends exactly like an uninterrupted one.
 
+mod common;
+
 use runner::train::{self, Outcome, RunOptions};
 use safetensors::SafeTensors;
 use safetensors::tensor::{Dtype, TensorView};
@@ -117,11 +119,19 @@ phases:
 
 /// Runs a spec written into `dir`; returns the run folder and summary.
 fn train(dir: &Path, phases: &str) -> (std::path::PathBuf, serde_json::Value) {
+    train_with(dir, phases, &options(&dir.join("runs")))
+}
+
+fn train_with(
+    dir: &Path,
+    phases: &str,
+    options: &RunOptions,
+) -> (std::path::PathBuf, serde_json::Value) {
     let path = dir.join("spec.yaml");
     std::fs::write(&path, spec(&dir.join("images"), phases)).unwrap();
     let loaded = runner::spec::load(&path, &[]).unwrap_or_else(|r| panic!("{}", r.render(false)));
     let plan = runner::plan::plan(&loaded).unwrap_or_else(|r| panic!("{}", r[0].render(false)));
-    match train::run(&plan, &options(&dir.join("runs"))).unwrap() {
+    match train::run(&plan, options).unwrap() {
         Outcome::Finished { dir, summary } => (dir, summary),
         other => panic!("the run did not finish: {other:?}"),
     }
@@ -518,4 +528,71 @@ fn run_and_interrupt_or_resume(
             signal,
         )
     }
+}
+
+#[test]
+fn tensorboard_reads_a_runs_scalars_images_text_histograms_and_hparams() {
+    let dir = setup();
+    let options = RunOptions {
+        histograms: true,
+        ..options(&dir.path().join("runs"))
+    };
+    let phases = r"  - {name: head, epochs: 2, freeze: [base], optimizer: {adam: {lr: 0.05}}}
+  - {name: tune, epochs: 1, optimizer: {sgd: {lr: 0.01}}}
+";
+    let (run, summary) = train_with(dir.path(), phases, &options);
+    let events = common::tensorboard::read_back(&run);
+    let lines = metrics_lines(&run);
+    let scalars = &events["scalars"];
+    let validation: Vec<(u64, f64)> = scalars["validation/accuracy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_u64().unwrap(), p[1].as_f64().unwrap()))
+        .collect();
+    // One point per epoch with the metrics.jsonl value (f32 in the event file), plus the
+    // HParams view's final value at the last epoch.
+    for (epoch, line) in lines.iter().enumerate() {
+        let expected = line["validation"]["accuracy"].as_f64().unwrap();
+        let point = validation
+            .iter()
+            .find(|(s, _)| *s == epoch as u64 + 1)
+            .unwrap();
+        assert!((point.1 - expected).abs() < 1e-6, "{point:?} vs {expected}");
+    }
+    let steps = scalars["step/loss"].as_array().unwrap().len();
+    assert_eq!(steps, 3 * 48 / 8, "one loss point per batch");
+    for tag in [
+        "train/loss",
+        "train/accuracy",
+        "validation/loss",
+        "learning_rate",
+        "images_per_second",
+        "step/learning_rate",
+    ] {
+        assert!(scalars.get(tag).is_some(), "no scalar `{tag}`");
+    }
+    let image = &events["images"]["train/augmented_samples"][0];
+    assert!(
+        image["width"].as_u64().unwrap() > 4 * 16,
+        "a grid of 16x16 samples"
+    );
+    let text = events["text"]["spec"][0]["value"].as_str().unwrap();
+    assert!(text.contains("name: tiny"), "{text}");
+    assert!(
+        events["histograms"]["weights/logits.weight"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 3
+    );
+    let start = &events["hparams"]["_hparams_/session_start_info"]["hparams"];
+    assert_eq!(start["head/optimizer"], "adam");
+    assert_eq!(start["tune/optimizer"], "sgd");
+    assert_eq!(start["tune/learning_rate"], 0.01);
+    assert_eq!(
+        events["hparams"]["_hparams_/session_end_info"]["status"],
+        "STATUS_SUCCESS"
+    );
+    assert_eq!(summary["epochs"], 3);
 }

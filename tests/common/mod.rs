@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod tensorboard;
+
 use runner::model::GraphModel;
 use runner::model::weights::RawTensor;
 use runner::plan::{self, Plan};

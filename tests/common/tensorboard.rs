@@ -1,0 +1,59 @@
+//! Reading event files back with TensorBoard's own Python readers
+//! (tests/python/read_events.py).
+//!
+//! Needs a Python with the `tensorboard` package: `$RUNNER_PY`, or else
+//! `${RUNNER_PY_VENV:-$HOME/.cache/runner-venv}/bin/python` as created by
+//! `ci/setup-python.sh`. Without one the tests fail (they must not pass
+//! silently).
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("RUNNER_PY") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.exists(),
+            "RUNNER_PY={} does not exist; unset it or run ci/setup-python.sh",
+            p.display()
+        );
+        return p;
+    }
+    let venv = std::env::var_os("RUNNER_PY_VENV")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/runner-venv")))
+        .expect("neither RUNNER_PY_VENV nor HOME is set; run ci/setup-python.sh and set RUNNER_PY");
+    let py = venv.join("bin/python");
+    assert!(
+        py.exists(),
+        "no Python with tensorboard at {}: run ci/setup-python.sh (or set RUNNER_PY to a \
+         python that has the tensorboard package)",
+        py.display()
+    );
+    py
+}
+
+pub fn read_back(logdir: &Path) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/read_events.py");
+    let py = python();
+    let out = Command::new(&py)
+        .arg(&script)
+        .arg(logdir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", py.display()));
+    assert!(
+        out.status.success(),
+        "{} {} failed ({}):\n{}\n(run ci/setup-python.sh if tensorboard is missing)",
+        py.display(),
+        script.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "reader printed invalid JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
