@@ -1,0 +1,91 @@
+"""The same work as `cargo bench --bench train_step`, in PyTorch, for a speed ratio.
+
+Usage: python ci/bench/torch_train_step.py [STEPS] (default 8 timed steps after 2 warm-up)
+
+MobileNetV2 1.0 (torchvision, random weights: speed does not depend on them) at 160x160,
+batch 32, threads capped like runner's (torch.set_num_threads = os.cpu_count()):
+- feature extraction: base frozen and in eval mode, global average pool, Dropout(0.2),
+  Linear(1280, 1), BCE-with-logits, Adam 1e-4 (only the head trains; the base runs under
+  no_grad, as the tutorial's frozen Keras base does not record gradients);
+- fine-tuning: blocks from index 13 on (torchvision's features[13], runner's
+  expanded_conv_12) train with batch norm in eval mode, RMSprop 1e-5;
+- inference of the whole model under no_grad.
+Needs torch and torchvision: ci/bench/setup-torch.sh makes a venv with them.
+"""
+
+import os
+import sys
+import time
+
+import torch
+import torchvision
+
+
+def main():
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 8
+    torch.set_num_threads(os.cpu_count())
+    torch.manual_seed(0)
+    base = torchvision.models.mobilenet_v2(weights=None).features
+    head = torch.nn.Sequential(
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Dropout(0.2),
+        torch.nn.Linear(1280, 1),
+    )
+    images = torch.arange(32 * 3 * 160 * 160, dtype=torch.float32).reshape(32, 3, 160, 160)
+    images = (images * 7 % 256) / 127.5 - 1
+    labels = (torch.arange(32) % 2).float().reshape(32, 1)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 32, {steps} timed steps")
+
+    def timed(name, step):
+        for i in range(steps + 2):
+            if i == 2:
+                start = time.perf_counter()
+            step()
+        seconds = time.perf_counter() - start
+        print(f"{name}: {steps * 32 / seconds:.1f} images/s ({1000 * seconds / steps:.0f} ms/step)")
+
+    # Feature extraction.
+    base.eval()
+    base.requires_grad_(False)
+    head.train()
+    adam = torch.optim.Adam(head.parameters(), lr=1e-4)
+
+    def feature_step():
+        with torch.no_grad():
+            features = base(images)
+        loss = loss_fn(head(features), labels)
+        adam.zero_grad()
+        loss.backward()
+        adam.step()
+
+    timed("train `feature_extraction`", feature_step)
+
+    # Fine-tuning from block 13 on, batch norm kept in inference mode.
+    tuned = [p for block in base[13:] for p in block.parameters()]
+    for p in tuned:
+        p.requires_grad_(True)
+    rmsprop = torch.optim.RMSprop(tuned + list(head.parameters()), lr=1e-5, alpha=0.9, eps=1e-7)
+
+    def fine_tune_step():
+        with torch.no_grad():
+            early = base[:13](images)
+        loss = loss_fn(head(base[13:](early)), labels)
+        rmsprop.zero_grad()
+        loss.backward()
+        rmsprop.step()
+
+    timed("train `fine_tune`", fine_tune_step)
+
+    model = torch.nn.Sequential(base, head).eval()
+
+    def inference_step():
+        with torch.no_grad():
+            model(images)
+
+    timed("inference", inference_step)
+
+
+if __name__ == "__main__":
+    main()
