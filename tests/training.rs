@@ -596,3 +596,22 @@ fn tensorboard_reads_a_runs_scalars_images_text_histograms_and_hparams() {
     );
     assert_eq!(summary["epochs"], 3);
 }
+
+#[test]
+fn an_unwritable_runs_folder_is_a_clear_error() {
+    let dir = setup();
+    std::fs::write(dir.path().join("spec.yaml"), RESUMABLE).unwrap();
+    std::fs::write(dir.path().join("not-a-folder"), "").unwrap();
+    let out = runner_command(dir.path())
+        .args(["run", "spec.yaml", "--runs", "not-a-folder"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: cannot write not-a-folder"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("choose another --runs DIR"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -128,12 +128,19 @@ pub(crate) fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunErr
 pub fn run(plan: &Plan, options: &RunOptions) -> Result<Outcome, RunError> {
     let spec = &plan.spec.spec;
     let resolved = serde_json::to_string_pretty(spec).expect("a spec serializes");
+    let interrupted = interrupted_run(plan, &options.runs_dir);
     let dir = match run::prepare(&options.runs_dir, &spec.name, &resolved, options.again)
         .map_err(output_error(&options.runs_dir))?
     {
         RunFolder::Finished(dir) => return Ok(Outcome::AlreadyDone(dir)),
         RunFolder::Fresh(dir) => dir,
     };
+    if let Some(interrupted) = interrupted {
+        tracing::warn!(
+            "an interrupted run of this spec is in {0}; this starts a new one (`runner resume {0}` continues that one)",
+            interrupted.display()
+        );
+    }
     let _lock = RunLock::acquire(&dir)?;
     write_atomically(&dir.join("spec.yaml"), plan.spec.text.as_bytes())
         .map_err(output_error(&dir))?;
@@ -164,20 +171,24 @@ pub fn resume(run_dir: &Path, options: &RunOptions) -> Result<Outcome, RunError>
 /// Continues the latest interrupted run of `plan` (same resolved spec) under
 /// `options.runs_dir`.
 pub fn resume_spec(plan: &Plan, options: &RunOptions) -> Result<Outcome, RunError> {
+    match interrupted_run(plan, &options.runs_dir) {
+        Some(dir) => resume(&dir, options),
+        None => Err(RunError::Reopen(format!(
+            "no interrupted run of this spec under {}; start one with `runner run {}`",
+            options.runs_dir.join(&plan.spec.spec.name).display(),
+            plan.spec.path.display()
+        ))),
+    }
+}
+
+/// The latest run folder of `plan`'s resolved spec that has a checkpoint but no summary.
+fn interrupted_run(plan: &Plan, runs_dir: &Path) -> Option<PathBuf> {
     let spec = &plan.spec.spec;
     let resolved = serde_json::to_string_pretty(spec).expect("a spec serializes");
-    let interrupted = run::folders_of(&options.runs_dir, &spec.name, &resolved)
+    run::folders_of(runs_dir, &spec.name, &resolved)
         .into_iter()
         .rev()
         .find(|dir| {
             dir.join(checkpoint::POINTER_FILE).is_file() && !dir.join(run::SUMMARY_FILE).is_file()
-        });
-    match interrupted {
-        Some(dir) => resume(&dir, options),
-        None => Err(RunError::Reopen(format!(
-            "no interrupted run of this spec under {}; start one with `runner run {}`",
-            options.runs_dir.join(&spec.name).display(),
-            plan.spec.path.display()
-        ))),
-    }
+        })
 }
