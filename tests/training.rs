@@ -335,6 +335,17 @@ fn runner_command(dir: &Path) -> std::process::Command {
     command
 }
 
+/// Runs `runner ARGS` in `dir` and checks that it succeeds.
+fn run_ok(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = runner_command(dir).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "runner {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Starts `runner ARGS`, waits for the log line of epoch `after_epoch`, sends `signal`, and
 /// returns the exit status.
 fn interrupt_after(
@@ -398,14 +409,9 @@ fn only_run(runs: &Path) -> std::path::PathBuf {
 fn a_run_stopped_by_ctrl_c_or_kill_resumes_to_exactly_the_uninterrupted_result() {
     let dir = setup_with(40);
     std::fs::write(dir.path().join("spec.yaml"), RESUMABLE).unwrap();
-    let out = runner_command(dir.path())
-        .args(["run", "spec.yaml", "--runs", "straight", "--quiet"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        dir.path(),
+        &["run", "spec.yaml", "--runs", "straight", "--quiet"],
     );
     let straight = only_run(&dir.path().join("straight"));
     let lines = metrics_lines(&straight);
@@ -430,14 +436,9 @@ fn a_run_stopped_by_ctrl_c_or_kill_resumes_to_exactly_the_uninterrupted_result()
     }
     let stopped = only_run(&dir.path().join("stopped"));
     assert!(!stopped.join("summary.json").exists());
-    let out = runner_command(dir.path())
-        .args(["resume", stopped.to_str().unwrap(), "--quiet"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        dir.path(),
+        &["resume", stopped.to_str().unwrap(), "--quiet"],
     );
 
     assert_eq!(
@@ -464,25 +465,17 @@ fn a_run_stopped_by_ctrl_c_or_kill_resumes_to_exactly_the_uninterrupted_result()
     );
 
     // A finished run is not resumed again; `runner eval` re-evaluates it.
-    let again = runner_command(dir.path())
-        .args(["resume", stopped.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(again.status.success());
+    let again = run_ok(dir.path(), &["resume", stopped.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("is a finished run"));
-    let eval = runner_command(dir.path())
-        .args(["eval", stopped.to_str().unwrap(), "--split", "validation"])
-        .output()
-        .unwrap();
+    let eval = run_ok(
+        dir.path(),
+        &["eval", stopped.to_str().unwrap(), "--split", "validation"],
+    );
     let text = String::from_utf8_lossy(&eval.stdout);
     let accuracy = summary(&straight)["validation"]["accuracy"]
         .as_f64()
         .unwrap();
-    assert!(
-        text.contains(&format!("accuracy {accuracy:.4}")),
-        "{text}{}",
-        String::from_utf8_lossy(&eval.stderr)
-    );
+    assert!(text.contains(&format!("accuracy {accuracy:.4}")), "{text}");
     assert!(text.contains("confusion matrix"), "{text}");
     let no_test = runner_command(dir.path())
         .args(["eval", stopped.to_str().unwrap()])
@@ -493,21 +486,16 @@ fn a_run_stopped_by_ctrl_c_or_kill_resumes_to_exactly_the_uninterrupted_result()
 
     // `runner predict --run` names the classes.
     let image = dir.path().join("images/validation/bright/0.png");
-    let predict = runner_command(dir.path())
-        .args([
+    let predict = run_ok(
+        dir.path(),
+        &[
             "predict",
             "--run",
             stopped.to_str().unwrap(),
             image.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&predict.stdout);
-    assert!(
-        predict.status.success(),
-        "{}",
-        String::from_utf8_lossy(&predict.stderr)
+        ],
     );
+    let text = String::from_utf8_lossy(&predict.stdout);
     assert!(text.contains("bright") || text.contains("dark"), "{text}");
 }
 

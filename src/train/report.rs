@@ -102,20 +102,14 @@ pub fn finish(
         "classes": dataset.class_names(),
     });
     if let Some(last) = history.last() {
-        events
-            .add_scalar(
-                HPARAM_METRICS[0],
-                last.val_accuracy.unwrap_or(0.0),
-                last.epoch as u64,
-            )
-            .map_err(output_error(dir))?;
-        events
-            .add_scalar(
-                HPARAM_METRICS[1],
-                last.val_loss.unwrap_or(0.0),
-                last.epoch as u64,
-            )
-            .map_err(output_error(dir))?;
+        for (tag, value) in HPARAM_METRICS
+            .into_iter()
+            .zip([last.val_accuracy, last.val_loss])
+        {
+            events
+                .add_scalar(tag, value.unwrap_or(0.0), last.epoch as u64)
+                .map_err(output_error(dir))?;
+        }
     }
     events
         .add_hparams_end(SessionStatus::Success)
