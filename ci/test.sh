@@ -6,3 +6,5 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/runner-target}"
 ci/setup.sh
 cargo test --release "$@"
+# The optional libjpeg-turbo decoder (`--features turbojpeg`): the data layer's own tests.
+cargo test --release --features turbojpeg --lib data::

@@ -44,9 +44,10 @@ pub struct Options<'a> {
 struct Predictor {
     model: GraphModel,
     size: [usize; 2],
-    /// `Some(interpolation)`: resize the whole image like a run's training data; `None`:
-    /// center-crop a square and resize it bilinearly (ImageNet evaluation).
-    resize_like_training: Option<Interpolation>,
+    /// `Some((interpolation, fast_decode))`: decode and resize the whole image like a run's
+    /// training data; `None`: center-crop a square and resize it bilinearly (ImageNet
+    /// evaluation).
+    resize_like_training: Option<(Interpolation, bool)>,
     labels: Vec<String>,
 }
 
@@ -70,7 +71,7 @@ pub fn run(o: &Options) -> Result<(), Failure> {
     let model = &predictor.model;
     for path in o.images {
         let pixels = match predictor.resize_like_training {
-            Some(interpolation) => load_like_training(path, h, w, interpolation),
+            Some((interpolation, fast)) => load_like_training(path, h, w, interpolation, fast),
             None => load_image(path, h, w),
         }
         .map_err(Failure::Other)?;
@@ -134,7 +135,10 @@ fn from_run(run_dir: &Path, device: &Device) -> Result<Predictor, Failure> {
         .unwrap_or_default();
     Ok(Predictor {
         size: input_size(&plan),
-        resize_like_training: Some(plan.spec.spec.data.interpolation),
+        resize_like_training: Some((
+            plan.spec.spec.data.interpolation,
+            plan.spec.spec.data.fast_decode,
+        )),
         model,
         labels,
     })
@@ -193,13 +197,15 @@ fn load_like_training(
     h: usize,
     w: usize,
     interpolation: Interpolation,
+    fast: bool,
 ) -> Result<Vec<f32>, String> {
     let mut hwc = vec![0u8; h * w * 3];
     decode::decode_into(
         path,
         [h as u32, w as u32],
         interpolation,
-        &mut Resizer::new(),
+        fast,
+        &mut decode::Worker::default(),
         &mut hwc,
     )
     .map_err(|e| format!("cannot read image `{}`: {e}", path.display()))?;

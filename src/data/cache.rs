@@ -2,7 +2,8 @@
 //! optionally saved to a file so that a second run skips decoding.
 //!
 //! The file is named by a SHA-256 of the cache format version, the image size, the
-//! interpolation and the listing (every file's path, size and modification time), so any
+//! interpolation, the decoder (libjpeg-turbo at full size or DCT-scaled, or the `image` crate)
+//! and the listing (every file's path, size and modification time), so any
 //! change to the folder or to these settings makes a new file; stale files are left in place
 //! (delete the cache folder to reclaim space). Writes go to a temporary file in the same folder
 //! that is then renamed, so a crash never leaves a half-written cache under the final name.
@@ -37,12 +38,21 @@ enum Entry {
 }
 
 /// The cache file name for a listing and settings.
-pub(crate) fn file_name(files: &[FileEntry], size: [u32; 2], interp: Interpolation) -> String {
+/// `method` names the decoder ([`super::decode::method`]): another decoder gives other pixels.
+pub(crate) fn file_name(
+    files: &[FileEntry],
+    size: [u32; 2],
+    interp: Interpolation,
+    method: &str,
+) -> String {
     let mut h = Sha256::new();
     h.update(MAGIC);
     h.update(size[0].to_le_bytes());
     h.update(size[1].to_le_bytes());
     h.update(interp.name().as_bytes());
+    h.update([0]);
+    h.update(method.as_bytes());
+    h.update([0]);
     for f in files {
         h.update(f.path.to_string_lossy().as_bytes());
         h.update([0]);

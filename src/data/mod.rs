@@ -27,6 +27,8 @@ mod error;
 mod folder;
 mod loader;
 mod report;
+#[cfg(feature = "turbojpeg")]
+mod turbo;
 
 pub use crate::spec::data::{Augmentation, DataSpec, FlipMode, Interpolation, LabelMode};
 pub use error::DataError;
@@ -128,9 +130,12 @@ impl Dataset {
         let paths: Vec<PathBuf> = listing.files.iter().map(|f| f.path.clone()).collect();
 
         let cache_path = spec.cache_dir.as_ref().map(|d| {
-            base_dir
-                .join(d)
-                .join(cache::file_name(&listing.files, size, spec.interpolation))
+            base_dir.join(d).join(cache::file_name(
+                &listing.files,
+                size,
+                spec.interpolation,
+                decode::method(spec.fast_decode),
+            ))
         });
         let mut cache_status = CacheStatus::Off;
         let mut decoded = None;
@@ -143,7 +148,14 @@ impl Dataset {
         let decoded = match decoded {
             Some(d) => d,
             None => {
-                let (pixels, results) = decode::decode_all(&paths, size, spec.interpolation);
+                if spec.fast_decode && !cfg!(feature = "turbojpeg") {
+                    tracing::warn!(
+                        "data.fast_decode is ignored: this runner was built without \
+                         libjpeg-turbo (cargo feature `turbojpeg`), images are decoded at full size"
+                    );
+                }
+                let (pixels, results) =
+                    decode::decode_all(&paths, size, spec.interpolation, spec.fast_decode);
                 let d = cache::Decoded { pixels, results };
                 if let Some(p) = &cache_path {
                     match cache::save(p, &d, per) {
