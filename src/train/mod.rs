@@ -154,14 +154,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<Outcome, RunError> {
 pub fn resume(run_dir: &Path, options: &RunOptions) -> Result<Outcome, RunError> {
     let plan = reopen::plan(run_dir)?;
     let _lock = RunLock::acquire(run_dir)?;
-    let saved = checkpoint::load(run_dir)
-        .map_err(|e| RunError::Reopen(e.to_string()))?
-        .ok_or_else(|| {
-            RunError::Reopen(format!(
-                "{} has no checkpoint yet (the run stopped before its first checkpoint); start it again with `runner run --again`",
-                run_dir.display()
-            ))
-        })?;
+    let saved = reopen::latest_checkpoint(run_dir)?;
     if saved.progress.finished {
         return Ok(Outcome::AlreadyDone(run_dir.to_path_buf()));
     }

@@ -73,14 +73,7 @@ pub fn model(
     plan: &Plan,
     device: &Device,
 ) -> Result<(GraphModel, Progress), RunError> {
-    let saved = checkpoint::load(run_dir)
-        .map_err(|e| RunError::Reopen(e.to_string()))?
-        .ok_or_else(|| {
-            RunError::Reopen(format!(
-                "{} has no model yet: the run stopped before its first epoch ended",
-                run_dir.display()
-            ))
-        })?;
+    let saved = latest_checkpoint(run_dir)?;
     let model = GraphModel::new(&plan.graph, device)
         .try_load_record(saved.model)
         .map_err(|e| {
@@ -90,4 +83,16 @@ pub fn model(
             ))
         })?;
     Ok((model, saved.progress))
+}
+
+/// The latest checkpoint of `run_dir`; an error when the run has none.
+pub fn latest_checkpoint(run_dir: &Path) -> Result<checkpoint::Checkpoint, RunError> {
+    checkpoint::load(run_dir)
+        .map_err(|e| RunError::Reopen(e.to_string()))?
+        .ok_or_else(|| {
+            RunError::Reopen(format!(
+                "{} has no checkpoint yet: the run stopped before its first epoch ended; start it again with `runner run --again`",
+                run_dir.display()
+            ))
+        })
 }
