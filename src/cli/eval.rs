@@ -3,7 +3,6 @@
 //! confusion matrix.
 
 use super::Failure;
-use burn::tensor::Device;
 use runner::data::{Dataset, SplitKind};
 use runner::train::evaluate::{evaluate, format_metrics};
 use runner::train::reopen;
@@ -13,7 +12,7 @@ use std::path::Path;
 pub fn run(run_dir: &Path, split: SplitKind) -> Result<(), Failure> {
     let other = |e: runner::train::RunError| Failure::Other(e.to_string());
     let plan = reopen::plan(run_dir).map_err(other)?;
-    let device = Device::flex();
+    let device = runner::train::device::compute_device();
     let (model, progress) = reopen::model(run_dir, &plan, &device).map_err(other)?;
     if !progress.finished {
         eprintln!(
@@ -26,10 +25,10 @@ pub fn run(run_dir: &Path, split: SplitKind) -> Result<(), Failure> {
         .map_err(|e| Failure::Other(e.to_string()))?;
     if dataset.is_empty(split) {
         return Err(Failure::Other(format!(
-            "the run's data has no {split} split; choose --split validation or train (a test split comes from `data.test_from_validation` or `data.test_dir`)"
+            "the run's data has no {split} split; use --split validation (a test split comes from `data.test_from_validation` or `data.test_dir` in the spec)"
         )));
     }
-    let result = evaluate(&model, &dataset, split, &spec.loss, &device);
+    let result = evaluate(&model, &dataset, split, &spec.loss, &device).map_err(other)?;
     println!(
         "{} ({} images): {}",
         split,

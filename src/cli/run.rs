@@ -3,8 +3,10 @@
 
 use super::Failure;
 use runner::plan;
+use runner::spec::diagnostic::Diagnostic;
 use runner::spec::{self, overrides::Override};
-use runner::train::{self, Outcome, RunOptions};
+use runner::track::tensorboard::HParamValue;
+use runner::train::{self, Interrupter, Outcome, RunOptions};
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -22,15 +24,43 @@ pub struct RunArgs<'a> {
     pub histograms: bool,
     /// `--set` overrides.
     pub overrides: &'a [Override],
+    /// Run in this folder (a sweep's trial).
+    pub run_dir: Option<&'a Path>,
+    /// TensorBoard HParams group.
+    pub group: String,
+    /// Extra TensorBoard HParams, `NAME=JSON`.
+    pub hparams: &'a [String],
 }
 
 fn options(runs: &Path, again: bool, histograms: bool, quiet: bool) -> RunOptions {
     RunOptions {
-        runs_dir: runs.to_path_buf(),
         again,
         progress: !quiet && std::io::stderr().is_terminal(),
         histograms,
+        interrupter: ctrl_c_interrupter(),
+        ..RunOptions::new(runs)
     }
+}
+
+/// An interrupter set by Ctrl-C: the first press asks the run to stop after the current batch
+/// and write a checkpoint; a second press ends the process at once (the last checkpoint stays).
+/// Failing to install the handler only loses the graceful stop.
+pub fn ctrl_c_interrupter() -> Interrupter {
+    let interrupter = Interrupter::new();
+    let flag = interrupter.clone();
+    let installed = ctrlc::set_handler(move || {
+        if flag.request() {
+            eprintln!("\nsecond Ctrl-C: stopping now; the last checkpoint is kept");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\nCtrl-C: stopping after this batch and writing a checkpoint (press again to stop at once)"
+        );
+    });
+    if let Err(e) = installed {
+        tracing::warn!("Ctrl-C will stop the run without a checkpoint: {e}");
+    }
+    interrupter
 }
 
 /// Trains the spec; a finished run of the same resolved spec is reported, not redone, unless
@@ -39,10 +69,27 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<(), Failure> {
     let loaded =
         spec::load(args.spec, args.overrides).map_err(|r| Failure::InvalidSpec(vec![r]))?;
     let plan = plan::plan(&loaded).map_err(Failure::InvalidSpec)?;
+    if plan.phases.is_empty() {
+        let span = loaded.source.key_span("/model");
+        return Err(Failure::InvalidSpec(vec![loaded.report(vec![
+            Diagnostic::error("the spec has no `phases`: there is nothing to train", span)
+                .with_help("add a phase, e.g. `phases: [{name: train, epochs: 5, optimizer: {adam: {lr: 1.0e-3}}}]`"),
+        ])]));
+    }
     for warning in &plan.warnings {
         eprintln!("{}", warning.render(std::io::stderr().is_terminal()));
     }
-    let options = options(args.runs, args.again, args.histograms, quiet);
+    let options = RunOptions {
+        folder: args.run_dir.map(Path::to_path_buf),
+        group: args.group.clone(),
+        hparams: args
+            .hparams
+            .iter()
+            .filter_map(|h| h.split_once('='))
+            .map(|(name, value)| (name.to_string(), HParamValue::from_json(value)))
+            .collect(),
+        ..options(args.runs, args.again, args.histograms, quiet)
+    };
     let outcome = if args.resume {
         train::resume_spec(&plan, &options)
     } else {

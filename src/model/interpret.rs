@@ -162,14 +162,20 @@ fn evaluate(op: &Op, layer: Option<&Layer>, mut inputs: Vec<Value>) -> Value {
         (Op::Input, _) => first,
         (Op::Conv(c), Some(Layer::Conv(conv))) => {
             let out = Value::Image(conv.forward(first.image()));
-            c.activation.map_or(out.clone(), |f| activate(out, f))
+            match c.activation {
+                Some(f) => activate(out, f),
+                None => out,
+            }
         }
         (Op::BatchNorm { .. }, Some(Layer::BatchNorm(bn))) => {
             first.map(|t| bn.forward(t), |t| bn.forward(t))
         }
         (Op::Dense { activation: f, .. }, Some(Layer::Dense(linear))) => {
             let out = first.map(|t| t, |t| linear.forward(t));
-            f.map_or(out.clone(), |f| activate(out, f))
+            match f {
+                Some(f) => activate(out, *f),
+                None => out,
+            }
         }
         (Op::Dropout { .. }, Some(Layer::Dropout(dropout))) => {
             first.map(|t| dropout.forward(t), |t| dropout.forward(t))

@@ -68,6 +68,32 @@ where
     result
 }
 
+/// Removes the temporary files that writes interrupted by `kill -9` left in `dir` (not in its
+/// subfolders); returns how many. Only call it while no other process writes into `dir`.
+pub fn remove_stale_temp_files(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|entry| is_temp_name(&entry.file_name().to_string_lossy()))
+        .filter(|entry| fs::remove_file(entry.path()).is_ok())
+        .count()
+}
+
+/// True for names made by [`temp_sibling`]: `.NAME.tmp.PID.N`.
+fn is_temp_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.') else {
+        return false;
+    };
+    let mut parts = rest.rsplitn(3, '.');
+    let (Some(n), Some(pid), Some(head)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(n) && digits(pid) && head.ends_with(".tmp")
+}
+
 fn finish(tmp: &Path, path: &Path) -> io::Result<()> {
     let f = OpenOptions::new()
         .write(true)
@@ -118,6 +144,19 @@ mod tests {
         assert!(r.is_err());
         assert_eq!(fs::read(&p).unwrap(), b"old");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let keep = dir.path().join("summary.json");
+        fs::write(&keep, b"{}").unwrap();
+        let stale = temp_sibling(&keep).unwrap();
+        fs::write(&stale, b"half").unwrap();
+        fs::write(dir.path().join(".lock"), b"").unwrap();
+        assert_eq!(remove_stale_temp_files(dir.path()), 1);
+        assert!(!stale.exists());
+        assert!(keep.exists() && dir.path().join(".lock").exists());
     }
 
     #[test]

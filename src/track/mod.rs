@@ -7,7 +7,8 @@
 //!   with a marker where fine-tuning starts) and a confusion matrix.
 //! - [`atomic`]: write-to-temp-then-rename helpers, so an interrupted or failed
 //!   run never leaves a half-written file in place of a complete one.
-//! - [`run`]: run folders named by a hash of the resolved spec; [`lock`]: one
+//! - [`run_dir`]: run folders named by a hash of the resolved spec, every file name in
+//!   them, and their typed [`records`] (epochs, summary, failure); [`lock`]: one
 //!   writer per run folder; [`log_file`]: the log copied into the run folder.
 //!
 //! Nothing here panics on bad input or I/O failure; errors carry the path
@@ -17,7 +18,9 @@ pub mod atomic;
 pub mod lock;
 pub mod log_file;
 pub mod plots;
-pub mod run;
+pub mod records;
+pub mod run_dir;
 pub mod tensorboard;
 
 pub use atomic::{write_atomically, write_atomically_with};
+pub use run_dir::{RunDir, RunStatus};

@@ -9,20 +9,15 @@ use super::metrics::MetricAccumulator;
 use super::monitor::Improvement;
 use super::schedule::PlateauState;
 use crate::model::GraphModel;
-use crate::track::write_atomically;
+use crate::track::records::{EpochRecord, Metrics};
+use crate::track::{RunDir, write_atomically};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-
-/// The file naming the latest checkpoint.
-pub const POINTER_FILE: &str = "checkpoint.json";
-const FOLDER: &str = "checkpoints";
 
 /// Where the training loop is and what it remembers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -44,9 +39,13 @@ pub struct Progress {
     /// Training totals of the epoch in flight, when stopped inside it.
     pub partial_train: Option<MetricAccumulator>,
     /// One `metrics.jsonl` line per finished epoch.
-    pub history: Vec<Value>,
+    pub history: Vec<EpochRecord>,
+    /// The epoch whose weights the model holds (the restored best one after early stopping
+    /// with `restore_best`, else the last one).
+    #[serde(default)]
+    pub model_epoch: usize,
     /// Validation metrics before training.
-    pub initial_validation: BTreeMap<String, f64>,
+    pub initial_validation: Metrics,
     /// Best validation accuracy and its epoch, over all phases.
     pub best_accuracy: Option<(f64, usize)>,
     /// First epoch of the second phase (where fine-tuning starts), for the plots.
@@ -112,7 +111,8 @@ pub fn save(
     optimizer: Option<&ModuleOptimizer>,
     best: Option<&BestModel>,
 ) -> io::Result<()> {
-    let folder = run_dir.join(FOLDER);
+    let run = RunDir::new(run_dir);
+    let folder = run.checkpoints_folder();
     std::fs::create_dir_all(&folder)?;
     let stem = format!("epoch{:04}-batch{:05}", progress.epoch, progress.batch);
     let model_name = format!("{stem}.model.bpk");
@@ -144,14 +144,15 @@ pub fn save(
         best_model: best_name,
     };
     let json = serde_json::to_vec_pretty(&pointer).map_err(io::Error::other)?;
-    write_atomically(&run_dir.join(POINTER_FILE), &json)?;
+    write_atomically(&run.checkpoint_pointer_file(), &json)?;
     remove_unreferenced(&folder, &pointer);
     Ok(())
 }
 
 /// Reads the latest checkpoint of `run_dir`, or `None` when it has none yet.
 pub fn load(run_dir: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
-    let pointer_path = run_dir.join(POINTER_FILE);
+    let run = RunDir::new(run_dir);
+    let pointer_path = run.checkpoint_pointer_file();
     if !pointer_path.is_file() {
         return Ok(None);
     }
@@ -163,7 +164,7 @@ pub fn load(run_dir: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
         std::fs::read(&pointer_path).map_err(|e| read_error(&pointer_path, e.to_string()))?;
     let pointer: Pointer =
         serde_json::from_slice(&text).map_err(|e| read_error(&pointer_path, e.to_string()))?;
-    let folder = run_dir.join(FOLDER);
+    let folder = run.checkpoints_folder();
     let bytes = |name: &str| {
         let path = folder.join(name);
         std::fs::read(&path)

@@ -1,6 +1,7 @@
 //! Inference over a split: loss, metrics and confusion matrix of a model, and the small
 //! conversions between batches and tensors the training loop shares.
 
+use super::RunError;
 use super::loss;
 use super::metrics::MetricAccumulator;
 use crate::data::{Dataset, SplitKind};
@@ -18,7 +19,7 @@ pub fn evaluate(
     split: SplitKind,
     loss_spec: &LossSpec,
     device: &Device,
-) -> MetricAccumulator {
+) -> Result<MetricAccumulator, RunError> {
     let inference = model.valid();
     let mut acc = MetricAccumulator::new(dataset.num_outputs().max(2));
     for batch in dataset.batches(split, 0) {
@@ -29,10 +30,10 @@ pub fn evaluate(
             batch.width,
             device,
         ));
-        let loss = scalar(loss::loss(loss_spec, output.clone(), &batch.labels, device));
-        acc.add(loss, &to_vec(output), &batch.labels);
+        let loss = scalar(loss::loss(loss_spec, output.clone(), &batch.labels, device))?;
+        acc.add(loss, &to_vec(output)?, &batch.labels);
     }
-    acc
+    Ok(acc)
 }
 
 /// A batch of NCHW pixels as a tensor on `device`.
@@ -40,24 +41,20 @@ pub fn images_tensor(pixels: &[f32], n: usize, h: usize, w: usize, device: &Devi
     Tensor::from_data(TensorData::new(pixels.to_vec(), [n, 3, h, w]), device)
 }
 
-/// The single value of a one-element tensor (NaN if it cannot be read).
-pub fn scalar(t: Tensor<1>) -> f64 {
-    f64::from(
-        t.into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .ok()
-            .and_then(|v| v.first().copied())
-            .unwrap_or(f32::NAN),
-    )
+/// The single value of a one-element tensor.
+pub fn scalar(t: Tensor<1>) -> Result<f64, RunError> {
+    to_vec(t)?
+        .first()
+        .map(|v| f64::from(*v))
+        .ok_or_else(|| RunError::TensorRead("the loss tensor is empty".into()))
 }
 
-/// A `[n, units]` output as row-major values.
-pub fn to_vec(t: Tensor<2>) -> Vec<f32> {
+/// A tensor's values, row-major.
+pub fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, RunError> {
     t.into_data()
         .convert::<f32>()
         .try_to_vec::<f32>()
-        .unwrap_or_default()
+        .map_err(|e| RunError::TensorRead(format!("{e:?}")))
 }
 
 /// `name value, ...` for logs.

@@ -9,22 +9,22 @@
 use super::checkpoint::{self, BestModel, Checkpoint, Progress};
 use super::evaluate::{evaluate, format_metrics, images_tensor, scalar, to_vec};
 use super::metrics::MetricAccumulator;
+use super::monitor::{self, Observation};
+use super::outputs::RunOutputs;
 use super::schedule::{PlateauState, Schedule};
-use super::{Outcome, RunError, RunOptions, interrupt, loss, monitor, optimizer, output_error};
+use super::{Outcome, RunError, RunOptions, device, loss, optimizer, output_error};
 use super::{phase, report};
 use crate::data::{Dataset, SplitKind};
-use crate::model::{GraphModel, save, weights};
+use crate::model::{GraphModel, weights};
 use crate::plan::{PhasePlan, Plan};
 use crate::spec::train::OptimizerState;
+use crate::track::RunDir;
 use crate::track::log_file;
-use crate::track::run as run_folder;
-use crate::track::tensorboard::EventWriter;
-use crate::track::write_atomically;
+use crate::track::records::EpochRecord;
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
 use std::path::Path;
 use std::time::Instant;
 
@@ -35,60 +35,69 @@ pub(super) fn fit(
     options: &RunOptions,
     saved: Option<Checkpoint>,
 ) -> Result<Outcome, RunError> {
-    log_file::attach(&dir.join("run.log")).map_err(output_error(dir))?;
-    interrupt::install();
-    let result = Trainer::start(plan, dir, options, saved).and_then(Trainer::train);
-    log_file::detach();
-    result
+    let run = RunDir::new(dir);
+    let _log = log_file::attach(&run.log_file()).map_err(output_error(dir))?;
+    options.interrupter.reset();
+    Trainer::start(plan, run, options, saved)?.train()
 }
 
 struct Trainer<'a> {
     plan: &'a Plan,
-    dir: &'a Path,
+    run: RunDir,
     options: &'a RunOptions,
     dataset: Dataset,
     device: Device,
     train_device: Device,
     model: GraphModel,
-    events: EventWriter,
+    outputs: RunOutputs,
     progress: Progress,
     saved_optimizer: Option<burn::tensor::Bytes>,
     best: Option<BestModel>,
     started: Instant,
 }
 
+/// The training half of an epoch that ran to its end.
+struct EpochTotals {
+    train: MetricAccumulator,
+    images: usize,
+    seconds: f64,
+    learning_rate: f64,
+}
+
 impl<'a> Trainer<'a> {
     fn start(
         plan: &'a Plan,
-        dir: &'a Path,
+        run: RunDir,
         options: &'a RunOptions,
         saved: Option<Checkpoint>,
     ) -> Result<Self, RunError> {
         let spec = &plan.spec.spec;
-        tracing::info!("run folder: {}", dir.display());
+        tracing::info!("run folder: {}", run.path().display());
         let started = Instant::now();
         let dataset = Dataset::load(&spec.data, plan.spec.base_dir(), spec.seed)?;
         let outputs = plan.graph.nodes[plan.graph.outputs[0]].shape;
         let expected = crate::plan::graph::Shape::Vector(dataset.num_outputs());
         if outputs != expected {
-            return Err(RunError::Mismatch(format!(
-                "the data has {} classes ({:?} labels), so the model must output {expected}, but it outputs {outputs}; set the last dense layer's `units`",
-                dataset.class_names().len(),
-                dataset.label_mode()
-            )));
+            return Err(RunError::OutputsDoNotFitData {
+                classes: dataset.class_names().len(),
+                label_mode: format!("{:?}", dataset.label_mode()).to_lowercase(),
+                expected: expected.to_string(),
+                found: outputs.to_string(),
+            });
         }
-        let device = Device::flex();
+        let device = device::compute_device();
         device.seed(spec.seed);
         let train_device = device.clone().autodiff();
         let mut model = GraphModel::new(&plan.graph, &train_device);
-        let mut events = EventWriter::new(dir).map_err(output_error(dir))?;
+        let mut recorders = RunOutputs::open(run.clone(), options.histograms)?;
         let load_record = |model: GraphModel, record| {
-            model.try_load_record(record).map_err(|e| {
-                RunError::Reopen(format!(
-                    "the checkpoint in {} does not fit the spec's model: {e}",
-                    dir.display()
-                ))
-            })
+            model
+                .try_load_record(record)
+                .map_err(|e| RunError::CheckpointMismatch {
+                    dir: run.path().to_path_buf(),
+                    what: "model",
+                    reason: e.to_string(),
+                })
         };
         let (progress, saved_optimizer, best) = match saved {
             Some(saved) => {
@@ -109,19 +118,17 @@ impl<'a> Trainer<'a> {
                     p.epoch,
                     p.batch
                 );
-                let lines: String = p.history.iter().map(|l| format!("{l}\n")).collect();
-                let metrics_path = dir.join(METRICS_FILE);
-                write_atomically(&metrics_path, lines.as_bytes())
-                    .map_err(output_error(&metrics_path))?;
+                run.write_epochs(&p.history)
+                    .map_err(output_error(&run.metrics_file()))?;
                 (saved.progress, saved.optimizer, best)
             }
             None => {
                 for report in weights::load_pretrained(&mut model, plan, &train_device)? {
                     tracing::info!("{report}");
                 }
-                report::start_events(&mut events, plan, &dataset).map_err(output_error(dir))?;
+                recorders.start(plan, &dataset, options)?;
                 let initial =
-                    evaluate(&model, &dataset, SplitKind::Validation, &spec.loss, &device)
+                    evaluate(&model, &dataset, SplitKind::Validation, &spec.loss, &device)?
                         .finish(&spec.metrics);
                 tracing::info!("before training: validation {}", format_metrics(&initial));
                 let progress = Progress {
@@ -133,13 +140,13 @@ impl<'a> Trainer<'a> {
         };
         Ok(Self {
             plan,
-            dir,
+            run,
             options,
             dataset,
             device,
             train_device,
             model,
-            events,
+            outputs: recorders,
             progress,
             saved_optimizer,
             best,
@@ -168,7 +175,7 @@ impl<'a> Trainer<'a> {
                 && !self.progress.phase_stopped
             {
                 if !self.train_epoch(phase, &schedule, &mut optim)? {
-                    return Ok(Outcome::Interrupted(self.dir.to_path_buf()));
+                    return Ok(Outcome::Interrupted(self.run.path().to_path_buf()));
                 }
             }
             if let Some(best) = self.best.take() {
@@ -178,6 +185,7 @@ impl<'a> Trainer<'a> {
                     best.epoch
                 );
                 self.model = best.model;
+                self.progress.model_epoch = best.epoch;
             }
             let p = &mut self.progress;
             p.phase += 1;
@@ -200,12 +208,13 @@ impl<'a> Trainer<'a> {
     ) -> Result<ModuleOptimizer, RunError> {
         let optim = optimizer::build(&phase.spec.optimizer, phase.spec.gradient_clipping);
         if let Some(bytes) = self.saved_optimizer.take() {
-            return optim.from_bytes(bytes).map_err(|e| {
-                RunError::Reopen(format!(
-                    "the optimizer state in the checkpoint of {} cannot be read: {e}",
-                    self.dir.display()
-                ))
-            });
+            return optim
+                .from_bytes(bytes)
+                .map_err(|e| RunError::CheckpointMismatch {
+                    dir: self.run.path().to_path_buf(),
+                    what: "optimizer",
+                    reason: e.to_string(),
+                });
         }
         Ok(match previous {
             Some(previous) if phase.spec.optimizer_state == OptimizerState::Carry => {
@@ -215,14 +224,46 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    /// Trains one epoch (or the rest of an interrupted one) and evaluates it; false when
-    /// Ctrl-C stopped it (a checkpoint was written).
+    /// Trains one epoch (or the rest of an interrupted one), evaluates it and hands its record
+    /// to the outputs and monitors; false when the run was interrupted (a checkpoint was
+    /// written).
     fn train_epoch(
         &mut self,
         phase: &PhasePlan,
         schedule: &Schedule,
         optim: &mut ModuleOptimizer,
     ) -> Result<bool, RunError> {
+        let Some(totals) = self.run_batches(phase, schedule, optim)? else {
+            return Ok(false);
+        };
+        let record = self.evaluate_epoch(phase, totals)?;
+        self.outputs.epoch(&record, &self.model)?;
+        let Observation { keep_as_best } =
+            monitor::observe_epoch(&mut self.progress, &phase.spec, schedule, &record);
+        if keep_as_best {
+            self.best = Some(BestModel {
+                epoch: record.epoch,
+                model: self.model.clone(),
+            });
+        }
+        let p = &mut self.progress;
+        p.epoch = record.epoch;
+        p.model_epoch = record.epoch;
+        p.phase_epochs += 1;
+        p.batch = 0;
+        p.history.push(record);
+        self.save_checkpoint(Some(optim))?;
+        Ok(true)
+    }
+
+    /// Runs the epoch's remaining training batches; `None` when the run was interrupted after
+    /// a batch (a checkpoint was written).
+    fn run_batches(
+        &mut self,
+        phase: &PhasePlan,
+        schedule: &Schedule,
+        optim: &mut ModuleOptimizer,
+    ) -> Result<Option<EpochTotals>, RunError> {
         let spec = &self.plan.spec.spec;
         let epoch = self.progress.epoch + 1;
         let epoch_started = Instant::now();
@@ -262,7 +303,7 @@ impl<'a> Trainer<'a> {
                 &batch.labels,
                 &self.train_device,
             );
-            let loss_value = scalar(loss.clone());
+            let loss_value = scalar(loss.clone())?;
             if !loss_value.is_finite() {
                 return Err(RunError::NotFinite {
                     value: loss_value,
@@ -273,20 +314,18 @@ impl<'a> Trainer<'a> {
             }
             let grads = GradientsParams::from_grads(loss.backward(), &self.model);
             self.model = optim.step(lr, self.model.clone(), grads);
-            train.add(loss_value, &to_vec(output), &batch.labels);
+            train.add(loss_value, &to_vec(output)?, &batch.labels);
             self.progress.batch += 1;
             self.progress.step += 1;
             self.progress.phase_step += 1;
-            let step = self.progress.step;
-            self.scalar("step/loss", loss_value, step)?;
-            self.scalar("step/learning_rate", lr, step)?;
+            self.outputs.step(self.progress.step, loss_value, lr)?;
             bar.set_message(format!(
                 "loss {:.4} accuracy {:.4}",
                 train.loss(),
                 train.accuracy()
             ));
             bar.inc(1);
-            if interrupt::requested() {
+            if self.options.interrupter.requested() {
                 bar.finish_and_clear();
                 self.progress.partial_train = Some(train);
                 self.save_checkpoint(Some(optim))?;
@@ -294,140 +333,93 @@ impl<'a> Trainer<'a> {
                     "stopped in phase `{}`, epoch {epoch}, after batch {}; continue with `runner resume {}`",
                     phase.spec.name,
                     self.progress.batch,
-                    self.dir.display()
+                    self.run.path().display()
                 );
-                return Ok(false);
+                return Ok(None);
             }
         }
         bar.finish_and_clear();
-        let seconds = epoch_started.elapsed().as_secs_f64();
-        let images_per_second = (train.len() - already) as f64 / seconds;
+        Ok(Some(EpochTotals {
+            images: train.len() - already,
+            train,
+            seconds: epoch_started.elapsed().as_secs_f64(),
+            learning_rate: lr,
+        }))
+    }
+
+    /// Evaluates the model on the validation split after an epoch's training; the epoch's
+    /// record.
+    fn evaluate_epoch(
+        &self,
+        phase: &PhasePlan,
+        totals: EpochTotals,
+    ) -> Result<EpochRecord, RunError> {
+        let spec = &self.plan.spec.spec;
         let validation = evaluate(
             &self.model,
             &self.dataset,
             SplitKind::Validation,
             &spec.loss,
             &self.device,
-        );
-        let train_metrics = train.finish(&spec.metrics);
-        let validation_metrics = validation.finish(&spec.metrics);
+        )?;
+        let record = EpochRecord {
+            epoch: self.progress.epoch + 1,
+            phase: phase.spec.name.clone(),
+            learning_rate: totals.learning_rate,
+            seconds: totals.seconds,
+            images_per_second: totals.images as f64 / totals.seconds,
+            train: totals.train.finish(&spec.metrics),
+            validation: validation.finish(&spec.metrics),
+        };
         tracing::info!(
-            "epoch {epoch} ({}) {seconds:.1}s {images_per_second:.1} img/s | train {} | validation {}",
-            phase.spec.name,
-            format_metrics(&train_metrics),
-            format_metrics(&validation_metrics)
+            "epoch {} ({}) {:.1}s {:.1} img/s | train {} | validation {}",
+            record.epoch,
+            record.phase,
+            record.seconds,
+            record.images_per_second,
+            format_metrics(&record.train),
+            format_metrics(&record.validation)
         );
-        for (split, values) in [
-            ("train", &train_metrics),
-            ("validation", &validation_metrics),
-        ] {
-            for (name, value) in values {
-                self.scalar(&format!("{split}/{name}"), *value, epoch as u64)?;
-            }
-        }
-        self.scalar("learning_rate", lr, epoch as u64)?;
-        self.scalar("images_per_second", images_per_second, epoch as u64)?;
-        if self.options.histograms {
-            for (name, (_, values)) in save::named_tensors(&self.model.valid()) {
-                self.events
-                    .add_histogram(&format!("weights/{name}"), &values, epoch as u64)
-                    .map_err(output_error(self.dir))?;
-            }
-        }
-        self.events.flush().map_err(output_error(self.dir))?;
-        let line = json!({
-            "epoch": epoch, "phase": phase.spec.name, "learning_rate": lr, "seconds": seconds,
-            "images_per_second": images_per_second, "train": train_metrics, "validation": validation_metrics,
-        });
-        let metrics_path = self.dir.join(METRICS_FILE);
-        run_folder::append_line(&metrics_path, &line.to_string())
-            .map_err(output_error(&metrics_path))?;
-        let p = &mut self.progress;
-        p.history.push(line);
-        p.epoch = epoch;
-        p.phase_epochs += 1;
-        p.batch = 0;
-        let accuracy = validation.accuracy();
-        if p.best_accuracy.is_none_or(|(best, _)| accuracy > best) {
-            p.best_accuracy = Some((accuracy, epoch));
-        }
-        if let crate::spec::train::ScheduleSpec::ReduceOnPlateau(plateau) = &phase.spec.schedule {
-            let value = monitor::value_of(&plateau.monitor, &train_metrics, &validation_metrics);
-            if schedule.end_epoch(value, epoch, &mut p.plateau) {
-                tracing::info!(
-                    "{} has not improved for {} epochs: learning rate now {}",
-                    plateau.monitor.0,
-                    plateau.patience,
-                    schedule.lr(p.phase_step, &p.plateau)
-                );
-            }
-        }
-        if let Some(stopping) = &phase.spec.early_stopping {
-            let value = monitor::value_of(&stopping.monitor, &train_metrics, &validation_metrics)
-                .unwrap_or(f64::NAN);
-            let lower = stopping.monitor.lower_is_better();
-            if p.early_stopping
-                .observe(value, epoch, stopping.min_delta, lower)
-            {
-                if stopping.restore_best {
-                    self.best = Some(BestModel {
-                        epoch,
-                        model: self.model.clone(),
-                    });
-                }
-            } else if p.early_stopping.wait >= stopping.patience {
-                p.phase_stopped = true;
-                tracing::info!(
-                    "early stopping: {} has not improved for {} epochs (best {:.4} at epoch {}); phase `{}` ends",
-                    stopping.monitor.0,
-                    stopping.patience,
-                    p.early_stopping.best.unwrap_or(f64::NAN),
-                    p.early_stopping.best_epoch,
-                    phase.spec.name
-                );
-            }
-        }
-        self.save_checkpoint(Some(optim))?;
-        Ok(true)
+        Ok(record)
     }
 
     fn finish(mut self) -> Result<Outcome, RunError> {
-        let seconds = self.progress.seconds + self.started.elapsed().as_secs_f64();
+        let mut progress = self.progress.clone();
+        progress.seconds += self.started.elapsed().as_secs_f64();
         let summary = report::finish(
             self.plan,
-            self.dir,
+            &self.run,
             &self.dataset,
             &self.model,
             &self.device,
-            &self.progress,
-            seconds,
-            &mut self.events,
+            &progress,
         )?;
+        self.outputs.finish(report::final_record(&progress))?;
+        self.run
+            .write_summary(&summary)
+            .map_err(output_error(&self.run.summary_file()))?;
         self.progress.finished = true;
         self.save_checkpoint(None)?;
         Ok(Outcome::Finished {
-            dir: self.dir.to_path_buf(),
-            summary,
+            dir: self.run.path().to_path_buf(),
+            summary: Box::new(summary),
         })
     }
 
     fn save_checkpoint(&mut self, optim: Option<&ModuleOptimizer>) -> Result<(), RunError> {
         let mut progress = self.progress.clone();
         progress.seconds += self.started.elapsed().as_secs_f64();
-        checkpoint::save(self.dir, &progress, &self.model, optim, self.best.as_ref())
-            .map_err(output_error(&self.dir.join(checkpoint::POINTER_FILE)))?;
-        self.events.flush().map_err(output_error(self.dir))
-    }
-
-    fn scalar(&mut self, tag: &str, value: f64, step: u64) -> Result<(), RunError> {
-        self.events
-            .add_scalar(tag, value, step)
-            .map_err(output_error(self.dir))
+        checkpoint::save(
+            self.run.path(),
+            &progress,
+            &self.model,
+            optim,
+            self.best.as_ref(),
+        )
+        .map_err(output_error(&self.run.checkpoint_pointer_file()))?;
+        self.outputs.flush()
     }
 }
-
-/// The per-epoch metrics file.
-pub const METRICS_FILE: &str = "metrics.jsonl";
 
 /// The dropout seed of one training batch, so a resumed run draws the same masks.
 fn batch_seed(seed: u64, epoch: usize, batch: usize) -> u64 {

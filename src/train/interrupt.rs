@@ -1,32 +1,50 @@
-//! Ctrl-C during training: the first press asks the run to stop after the current batch and
-//! write a checkpoint; a second press ends the process at once (the last checkpoint stays).
-//! Uses the `ctrlc` crate, the usual portable SIGINT/console handler.
+//! Stopping a run from outside: an [`Interrupter`] is a flag the caller owns and passes in
+//! through [`super::RunOptions`]. The training loop checks it after every batch and, when it
+//! is set, writes a checkpoint and returns [`super::Outcome::Interrupted`]. The binary sets it
+//! from its Ctrl-C handler; the library installs no handler and never exits the process.
 
-use std::sync::Once;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-static REQUESTED: AtomicBool = AtomicBool::new(false);
-static INSTALL: Once = Once::new();
+/// A stop request shared between the training loop and whoever may ask it to stop.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupter(Arc<AtomicBool>);
 
-/// Installs the handler (once per process). Failing to install only loses the graceful stop.
-pub fn install() {
-    INSTALL.call_once(|| {
-        let result = ctrlc::set_handler(|| {
-            if REQUESTED.swap(true, Ordering::SeqCst) {
-                eprintln!("\nsecond Ctrl-C: stopping now; the last checkpoint is kept");
-                std::process::exit(130);
-            }
-            eprintln!(
-                "\nCtrl-C: stopping after this batch and writing a checkpoint (press again to stop at once)"
-            );
-        });
-        if let Err(e) = result {
-            tracing::warn!("Ctrl-C will stop the run without a checkpoint: {e}");
-        }
-    });
+impl Interrupter {
+    /// A flag that is not set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the run to stop after its current batch; returns true when a stop had already
+    /// been asked for (a second Ctrl-C).
+    pub fn request(&self) -> bool {
+        self.0.swap(true, Ordering::SeqCst)
+    }
+
+    /// True once a stop was asked for.
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Clears the flag (a new run starts).
+    pub fn reset(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
-/// True once a stop was asked for.
-pub fn requested() -> bool {
-    REQUESTED.load(Ordering::SeqCst)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_the_flag_and_reset_clears_it() {
+        let a = Interrupter::new();
+        let b = a.clone();
+        assert!(!a.request());
+        assert!(b.requested());
+        assert!(b.request(), "the second request says so");
+        a.reset();
+        assert!(!b.requested());
+    }
 }

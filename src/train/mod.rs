@@ -1,7 +1,9 @@
 //! Training: runs a plan's phases in order on its data, evaluates, and writes the run folder
 //! (TensorBoard events, `metrics.jsonl`, `summary.json`, plots, checkpoints, the final model).
 //!
-//! - [`fit`]: the loop over phases, epochs and batches, with checkpoints, Ctrl-C and resume.
+//! - [`fit`]: the loop over phases, epochs and batches, with checkpoints, interruption and
+//!   resume; [`outputs`]: where each step and epoch is recorded (TensorBoard, `metrics.jsonl`).
+//! - [`device`]: the device runs compute on; [`interrupt`]: the stop flag the caller passes in.
 //! - [`phase`]: a phase's trainable set and batch-norm mode; [`optimizer`]: spec optimizers to
 //!   Burn; [`schedule`]: learning-rate schedules; [`monitor`]: early stopping / plateau rule.
 //! - [`checkpoint`]: model, optimizer and loop state on disk; [`reopen`]: a run folder's plan
@@ -10,6 +12,7 @@
 //!   [`report`]: the files a finished run leaves (plots, model, summary).
 
 pub mod checkpoint;
+pub mod device;
 pub mod evaluate;
 pub mod fit;
 pub mod interrupt;
@@ -17,6 +20,7 @@ pub mod loss;
 pub mod metrics;
 pub mod monitor;
 pub mod optimizer;
+pub mod outputs;
 pub mod phase;
 pub mod reopen;
 pub mod report;
@@ -25,9 +29,11 @@ pub mod schedule;
 use crate::model::weights;
 use crate::plan::Plan;
 use crate::track::lock::{LockError, RunLock};
-use crate::track::run::{self, RunFolder};
-use crate::track::write_atomically;
-use serde_json::Value;
+use crate::track::records::{Failure, Summary};
+use crate::track::run_dir::{self, RecordError, RunFolder};
+use crate::track::{RunDir, RunStatus, atomic, write_atomically};
+use checkpoint::CheckpointError;
+pub use interrupt::Interrupter;
 use std::path::{Path, PathBuf};
 
 /// How to run.
@@ -41,6 +47,32 @@ pub struct RunOptions {
     pub progress: bool,
     /// Write a histogram of every parameter to TensorBoard after each epoch.
     pub histograms: bool,
+    /// Stops the run after its current batch when set (the binary sets it on Ctrl-C).
+    pub interrupter: Interrupter,
+    /// Run in this folder instead of `runs_dir/<experiment>/<run-id>` (a sweep's trial):
+    /// a finished run there is reported, an interrupted or failed one is continued.
+    pub folder: Option<PathBuf>,
+    /// Extra HParams entries for TensorBoard (a sweep's parameters).
+    pub hparams: Vec<(String, crate::track::tensorboard::HParamValue)>,
+    /// TensorBoard HParams group: runs with the same group (a sweep configuration's seed
+    /// replicates) are aggregated.
+    pub group: String,
+}
+
+impl RunOptions {
+    /// Options for runs under `runs_dir`, everything else off.
+    pub fn new(runs_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            runs_dir: runs_dir.into(),
+            again: false,
+            progress: false,
+            histograms: false,
+            interrupter: Interrupter::new(),
+            folder: None,
+            hparams: Vec::new(),
+            group: String::new(),
+        }
+    }
 }
 
 /// Why a run failed.
@@ -63,12 +95,93 @@ pub enum RunError {
     /// Another process is writing the run folder.
     #[error(transparent)]
     Locked(#[from] LockError),
-    /// A run folder could not be read back (resume, eval, predict).
-    #[error("{0}")]
-    Reopen(String),
-    /// The data and the model disagree.
-    #[error("{0}")]
-    Mismatch(String),
+    /// A folder given as a run folder is not one.
+    #[error(
+        "{} is not a run folder of runner ({reason}); give a folder like runs/<experiment>/<run-id>",
+        dir.display()
+    )]
+    NotARun {
+        /// The folder.
+        dir: PathBuf,
+        /// What is missing or damaged.
+        reason: String,
+    },
+    /// The spec a run was started with no longer plans (its data or weights moved, say).
+    #[error(
+        "the run in {} cannot be reopened: its stored spec no longer checks out:\n{rendered}\n(move the files back, or start a new run from the spec with `runner run`)",
+        dir.display()
+    )]
+    StoredSpec {
+        /// The run folder.
+        dir: PathBuf,
+        /// The spec errors, rendered against the stored spec.
+        rendered: String,
+    },
+    /// The run has no checkpoint to continue from or to evaluate.
+    #[error(
+        "{} has no checkpoint yet: the run stopped before its first epoch ended; start it again with `runner run --again`",
+        dir.display()
+    )]
+    NoCheckpoint {
+        /// The run folder.
+        dir: PathBuf,
+    },
+    /// A checkpoint file could not be read.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A checkpoint does not fit the run's model or optimizer.
+    #[error("the checkpoint in {} does not fit the run's {what}: {reason}", dir.display())]
+    CheckpointMismatch {
+        /// The run folder.
+        dir: PathBuf,
+        /// `model` or `optimizer`.
+        what: &'static str,
+        /// Burn's reason.
+        reason: String,
+    },
+    /// `runner run --resume` found nothing to resume.
+    #[error(
+        "no interrupted run of this spec under {}; start one with `runner run {}`",
+        runs.display(),
+        spec.display()
+    )]
+    NoInterruptedRun {
+        /// Where runs of the spec live.
+        runs: PathBuf,
+        /// The spec file.
+        spec: PathBuf,
+    },
+    /// A run record (`metrics.jsonl`, `summary.json`) could not be read.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The data's classes do not fit the model's output.
+    #[error(
+        "the data has {classes} classes ({label_mode} labels), so the model must output {expected} value(s), but it outputs {found}; set the last dense layer's `units`"
+    )]
+    OutputsDoNotFitData {
+        /// Number of classes in the data.
+        classes: usize,
+        /// The label mode.
+        label_mode: String,
+        /// Outputs the data needs.
+        expected: String,
+        /// Outputs the model has.
+        found: String,
+    },
+    /// A plot could not be drawn or written.
+    #[error(transparent)]
+    Plot(#[from] crate::track::plots::PlotError),
+    /// The model could not be serialised.
+    #[error("cannot serialise the model to {}: {reason}", path.display())]
+    SaveModel {
+        /// The destination.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A tensor's values could not be read back from the device.
+    #[error("cannot read a tensor back from the device: {0}")]
+    TensorRead(String),
     /// The loss stopped being a number.
     #[error(
         "the loss became {value} in phase `{phase}`, epoch {epoch}, batch {batch}; the run stops here and keeps its last checkpoint (lower the learning rate, or check the data)"
@@ -108,7 +221,7 @@ pub enum Outcome {
         /// The run folder.
         dir: PathBuf,
         /// `summary.json` content.
-        summary: Value,
+        summary: Box<Summary>,
     },
     /// A finished run of the same spec already exists (`again` was false), or the run being
     /// resumed had already finished.
@@ -124,12 +237,24 @@ pub(crate) fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunErr
     }
 }
 
-/// Runs every phase of `plan` in a new run folder under `options.runs_dir`.
+/// Runs every phase of `plan` in a new run folder under `options.runs_dir` (or in
+/// `options.folder`).
 pub fn run(plan: &Plan, options: &RunOptions) -> Result<Outcome, RunError> {
     let spec = &plan.spec.spec;
-    let resolved = serde_json::to_string_pretty(spec).expect("a spec serializes");
+    let resolved = resolved_json(plan);
+    if let Some(folder) = &options.folder {
+        return run_in_folder(plan, folder, &resolved, options);
+    }
     let interrupted = interrupted_run(plan, &options.runs_dir);
-    let dir = match run::prepare(&options.runs_dir, &spec.name, &resolved, options.again)
+    if let Some(RunStatus::Running(holder)) = interrupted.as_ref().map(|d| RunDir::new(d).status())
+    {
+        return Err(LockError::Busy {
+            dir: interrupted.unwrap_or_default(),
+            holder: Some(holder),
+        }
+        .into());
+    }
+    let dir = match run_dir::prepare(&options.runs_dir, &spec.name, &resolved, options.again)
         .map_err(output_error(&options.runs_dir))?
     {
         RunFolder::Finished(dir) => return Ok(Outcome::AlreadyDone(dir)),
@@ -141,24 +266,92 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<Outcome, RunError> {
             interrupted.display()
         );
     }
-    let _lock = RunLock::acquire(&dir)?;
-    write_atomically(&dir.join("spec.yaml"), plan.spec.text.as_bytes())
-        .map_err(output_error(&dir))?;
-    write_atomically(&dir.join(reopen::RESOLVED_SPEC_FILE), resolved.as_bytes())
-        .map_err(output_error(&dir))?;
-    reopen::write_origin(&dir, &plan.spec.path).map_err(output_error(&dir))?;
-    fit::fit(plan, &dir, options, None)
+    start(plan, &dir, &resolved, options)
+}
+
+/// Runs `plan` in the given folder: reports a finished run of the same spec, continues an
+/// interrupted or failed one from its checkpoint, starts in an empty one (`again` does not
+/// apply here).
+fn run_in_folder(
+    plan: &Plan,
+    folder: &Path,
+    resolved: &str,
+    options: &RunOptions,
+) -> Result<Outcome, RunError> {
+    let dir = RunDir::new(folder);
+    let stored = std::fs::read_to_string(dir.resolved_spec_file()).ok();
+    if stored.as_deref().is_some_and(|s| s != resolved) {
+        return Err(RunError::NotARun {
+            dir: folder.to_path_buf(),
+            reason: "it holds a run of a different spec".into(),
+        });
+    }
+    match dir.status() {
+        RunStatus::Finished => Ok(Outcome::AlreadyDone(folder.to_path_buf())),
+        RunStatus::Running(holder) => Err(LockError::Busy {
+            dir: folder.to_path_buf(),
+            holder: Some(holder),
+        }
+        .into()),
+        _ if dir.checkpoint_pointer_file().is_file() => resume(folder, options),
+        _ => {
+            std::fs::create_dir_all(folder).map_err(output_error(folder))?;
+            start(plan, folder, resolved, options)
+        }
+    }
+}
+
+/// Writes the spec files of a new run into `dir` and trains.
+fn start(
+    plan: &Plan,
+    dir: &Path,
+    resolved: &str,
+    options: &RunOptions,
+) -> Result<Outcome, RunError> {
+    let _lock = RunLock::acquire(dir)?;
+    let run = RunDir::new(dir);
+    write_atomically(&run.spec_file(), plan.spec.text.as_bytes()).map_err(output_error(dir))?;
+    write_atomically(&run.resolved_spec_file(), resolved.as_bytes()).map_err(output_error(dir))?;
+    reopen::write_origin(&run, &plan.spec.path).map_err(output_error(dir))?;
+    run.clear_failure().map_err(output_error(dir))?;
+    recording_failure(&run, fit::fit(plan, dir, options, None))
 }
 
 /// Continues the run in `run_dir` from its last checkpoint.
 pub fn resume(run_dir: &Path, options: &RunOptions) -> Result<Outcome, RunError> {
     let plan = reopen::plan(run_dir)?;
     let _lock = RunLock::acquire(run_dir)?;
+    let run = RunDir::new(run_dir);
+    let removed = atomic::remove_stale_temp_files(run_dir)
+        + atomic::remove_stale_temp_files(&run.checkpoints_folder());
+    if removed > 0 {
+        tracing::info!("removed {removed} unfinished temporary file(s) of the interrupted run");
+    }
     let saved = reopen::latest_checkpoint(run_dir)?;
     if saved.progress.finished {
         return Ok(Outcome::AlreadyDone(run_dir.to_path_buf()));
     }
-    fit::fit(&plan, run_dir, options, Some(saved))
+    run.clear_failure().map_err(output_error(run_dir))?;
+    recording_failure(&run, fit::fit(&plan, run_dir, options, Some(saved)))
+}
+
+/// Leaves `error.json` in the run folder when training failed, so compare and sweeps can
+/// show the error and a sweep runs the trial again.
+fn recording_failure(run: &RunDir, result: Result<Outcome, RunError>) -> Result<Outcome, RunError> {
+    if let Err(error) = &result {
+        let epochs = checkpoint::load(run.path())
+            .ok()
+            .flatten()
+            .map_or(0, |c| c.progress.epoch);
+        let failure = Failure {
+            message: error.to_string(),
+            epochs,
+        };
+        if let Err(e) = run.write_failure(&failure) {
+            tracing::warn!("cannot record the failure in {}: {e}", run.path().display());
+        }
+    }
+    result
 }
 
 /// Continues the latest interrupted run of `plan` (same resolved spec) under
@@ -166,22 +359,26 @@ pub fn resume(run_dir: &Path, options: &RunOptions) -> Result<Outcome, RunError>
 pub fn resume_spec(plan: &Plan, options: &RunOptions) -> Result<Outcome, RunError> {
     match interrupted_run(plan, &options.runs_dir) {
         Some(dir) => resume(&dir, options),
-        None => Err(RunError::Reopen(format!(
-            "no interrupted run of this spec under {}; start one with `runner run {}`",
-            options.runs_dir.join(&plan.spec.spec.name).display(),
-            plan.spec.path.display()
-        ))),
+        None => Err(RunError::NoInterruptedRun {
+            runs: options.runs_dir.join(&plan.spec.spec.name),
+            spec: plan.spec.path.clone(),
+        }),
     }
+}
+
+/// The resolved spec of `plan` as the JSON its run id is hashed from.
+pub fn resolved_json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(&plan.spec.spec).expect("a spec serializes")
 }
 
 /// The latest run folder of `plan`'s resolved spec that has a checkpoint but no summary.
 fn interrupted_run(plan: &Plan, runs_dir: &Path) -> Option<PathBuf> {
-    let spec = &plan.spec.spec;
-    let resolved = serde_json::to_string_pretty(spec).expect("a spec serializes");
-    run::folders_of(runs_dir, &spec.name, &resolved)
+    let resolved = resolved_json(plan);
+    run_dir::folders_of(runs_dir, &plan.spec.spec.name, &resolved)
         .into_iter()
         .rev()
         .find(|dir| {
-            dir.join(checkpoint::POINTER_FILE).is_file() && !dir.join(run::SUMMARY_FILE).is_file()
+            let run = RunDir::new(dir);
+            run.checkpoint_pointer_file().is_file() && !run.summary_file().is_file()
         })
 }

@@ -1,9 +1,73 @@
-//! Watching a metric across epochs for improvement: the shared rule behind early stopping and
-//! reduce-on-plateau (Keras' `monitor`, `min_delta`, `patience`).
+//! Watching metrics across epochs: the improvement rule behind early stopping and
+//! reduce-on-plateau (Keras' `monitor`, `min_delta`, `patience`), and [`observe_epoch`], which
+//! applies a phase's monitors to a finished epoch.
 
-use crate::spec::train::Monitor;
+use super::checkpoint::Progress;
+use super::schedule::Schedule;
+use crate::spec::PhaseSpec;
+use crate::spec::train::{Monitor, ScheduleSpec};
+use crate::track::records::EpochRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// What the monitors decided about an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation {
+    /// Early stopping with `restore_best` should keep this epoch's weights.
+    pub keep_as_best: bool,
+}
+
+/// Updates `progress`'s monitors with `record`, a finished epoch of `phase`: the best
+/// validation accuracy, the reduce-on-plateau state, and early stopping (which may end the
+/// phase by setting `phase_stopped`).
+pub fn observe_epoch(
+    progress: &mut Progress,
+    phase: &PhaseSpec,
+    schedule: &Schedule,
+    record: &EpochRecord,
+) -> Observation {
+    let epoch = record.epoch;
+    let accuracy = record.metric("validation/accuracy").unwrap_or(f64::NAN);
+    if progress
+        .best_accuracy
+        .is_none_or(|(best, _)| accuracy > best)
+    {
+        progress.best_accuracy = Some((accuracy, epoch));
+    }
+    let value = |monitor: &Monitor| value_of(monitor, &record.train, &record.validation);
+    if let ScheduleSpec::ReduceOnPlateau(plateau) = &phase.schedule
+        && schedule.end_epoch(value(&plateau.monitor), epoch, &mut progress.plateau)
+    {
+        tracing::info!(
+            "{} has not improved for {} epochs: learning rate now {}",
+            plateau.monitor.0,
+            plateau.patience,
+            schedule.lr(progress.phase_step, &progress.plateau)
+        );
+    }
+    let mut keep_as_best = false;
+    if let Some(stopping) = &phase.early_stopping {
+        let improved = progress.early_stopping.observe(
+            value(&stopping.monitor).unwrap_or(f64::NAN),
+            epoch,
+            stopping.min_delta,
+            stopping.monitor.lower_is_better(),
+        );
+        keep_as_best = improved && stopping.restore_best;
+        if !improved && progress.early_stopping.wait >= stopping.patience {
+            progress.phase_stopped = true;
+            tracing::info!(
+                "early stopping: {} has not improved for {} epochs (best {:.4} at epoch {}); phase `{}` ends",
+                stopping.monitor.0,
+                stopping.patience,
+                progress.early_stopping.best.unwrap_or(f64::NAN),
+                progress.early_stopping.best_epoch,
+                phase.name
+            );
+        }
+    }
+    Observation { keep_as_best }
+}
 
 /// The best value seen so far and how many epochs have passed without beating it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

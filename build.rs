@@ -1,0 +1,22 @@
+//! Records the version of Burn that Cargo.lock resolved, so run summaries can say which Burn
+//! ran them (Cargo exposes only the package's own version to the code).
+
+fn main() {
+    println!("cargo:rerun-if-changed=Cargo.lock");
+    let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
+    let mut lines = lock.lines();
+    let mut version = "unknown".to_string();
+    while let Some(line) = lines.next() {
+        if line == "name = \"burn\"" {
+            if let Some(v) = lines
+                .next()
+                .and_then(|l| l.strip_prefix("version = \""))
+                .and_then(|l| l.strip_suffix('"'))
+            {
+                version = v.to_string();
+            }
+            break;
+        }
+    }
+    println!("cargo:rustc-env=RUNNER_BURN_VERSION={version}");
+}

@@ -1,0 +1,262 @@
+//! The typed records of a run folder: one [`EpochRecord`] per line of `metrics.jsonl`, the
+//! [`Summary`] in `summary.json`, and the [`Failure`] a failed run leaves in `error.json`.
+//! `compare`, `check` and sweeps read runs through these types, never by string keys, so the
+//! file formats have one definition. `summary.json` carries a version: a reader refuses a file
+//! written by a newer runner instead of misreading it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Metric values by name (`loss`, `accuracy`, ...).
+pub type Metrics = BTreeMap<String, f64>;
+
+/// One finished epoch: a line of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Epoch number, 1-based, continuing across phases.
+    pub epoch: usize,
+    /// Name of the phase the epoch belongs to.
+    pub phase: String,
+    /// Learning rate of the epoch's last step.
+    pub learning_rate: f64,
+    /// Wall time of the epoch's training steps, in seconds.
+    pub seconds: f64,
+    /// Training images per second.
+    pub images_per_second: f64,
+    /// Training metrics, averaged over the epoch.
+    pub train: Metrics,
+    /// Validation metrics at the end of the epoch.
+    pub validation: Metrics,
+}
+
+impl EpochRecord {
+    /// The value of `split/metric` (`train/loss`, `validation/accuracy`) in this epoch.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        let (split, metric) = name.split_once('/')?;
+        match split {
+            "train" if metric == "images_per_second" => Some(self.images_per_second),
+            "train" => self.train.get(metric).copied(),
+            "validation" => self.validation.get(metric).copied(),
+            _ => None,
+        }
+    }
+}
+
+/// The `summary.json` format version this runner writes.
+pub const SUMMARY_VERSION: u32 = 2;
+
+/// What ran a run: backend, device and library versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// Burn backend (`flex`, ...).
+    pub backend: String,
+    /// The device on that backend (`cpu`, `cuda:0`, ...).
+    pub device: String,
+    /// Version of the Burn crates runner was built with.
+    pub burn_version: String,
+    /// Version of runner.
+    pub runner_version: String,
+}
+
+/// The best validation accuracy of a run and its epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BestEpoch {
+    /// Validation accuracy.
+    pub accuracy: f64,
+    /// Epoch number, 1-based.
+    pub epoch: usize,
+}
+
+/// A finished run's results: `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Format version ([`SUMMARY_VERSION`]).
+    pub version: u32,
+    /// Experiment name (the spec's `name`).
+    pub experiment: String,
+    /// The run folder's name.
+    pub run: String,
+    /// SHA-256 of the resolved spec (the run id is its first 10 hex digits).
+    pub spec_hash: String,
+    /// The spec's seed.
+    pub seed: u64,
+    /// What ran it.
+    pub device: DeviceInfo,
+    /// Epochs trained, all phases.
+    pub epochs: usize,
+    /// Wall time of the whole run (all processes that worked on it), in seconds.
+    pub seconds: f64,
+    /// Mean training images per second over all epochs.
+    pub images_per_second: f64,
+    /// Validation metrics before training.
+    pub initial_validation: Metrics,
+    /// Training metrics of the epoch whose weights the final model holds.
+    pub final_train: Option<Metrics>,
+    /// Validation metrics of the final model: the restored best epoch's when early stopping
+    /// restored one at the end, else the last epoch's.
+    pub final_validation: Option<Metrics>,
+    /// The epoch whose weights the final model holds.
+    pub final_epoch: usize,
+    /// Best validation accuracy over all epochs.
+    pub best_validation_accuracy: Option<BestEpoch>,
+    /// Metrics of the final model on the test split, when the data has one.
+    pub test: Option<Metrics>,
+    /// Confusion matrix of the final evaluation (test split, else validation), rows = true class.
+    pub confusion_matrix: Vec<Vec<u64>>,
+    /// Class names, in label order.
+    pub classes: Vec<String>,
+}
+
+impl Summary {
+    /// A metric by the name used in checks, sweeps and compare: `test/accuracy`,
+    /// `validation/loss` (the final model's), `best/validation/accuracy`,
+    /// `initial/validation/accuracy`, `train/loss`, `train/images_per_second`, `seconds`,
+    /// `epochs`.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        let get = |metrics: &Option<Metrics>, key: &str| metrics.as_ref()?.get(key).copied();
+        match name {
+            "seconds" => return Some(self.seconds),
+            "epochs" => return Some(self.epochs as f64),
+            "train/images_per_second" => return Some(self.images_per_second),
+            "best/validation/accuracy" => return self.best_validation_accuracy.map(|b| b.accuracy),
+            "best/epoch" => return self.best_validation_accuracy.map(|b| b.epoch as f64),
+            _ => {}
+        }
+        let (split, metric) = name.split_once('/')?;
+        match split {
+            "test" => get(&self.test, metric),
+            "validation" => get(&self.final_validation, metric),
+            "train" => get(&self.final_train, metric),
+            "initial" => metric
+                .strip_prefix("validation/")
+                .and_then(|m| self.initial_validation.get(m).copied()),
+            _ => None,
+        }
+    }
+
+    /// Every metric name [`Summary::metric`] answers for this summary, sorted.
+    pub fn metric_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = ["seconds", "epochs", "train/images_per_second"]
+            .map(String::from)
+            .to_vec();
+        if self.best_validation_accuracy.is_some() {
+            names.extend(["best/validation/accuracy".into(), "best/epoch".into()]);
+        }
+        for (split, metrics) in [
+            ("test", &self.test),
+            ("validation", &self.final_validation),
+            ("train", &self.final_train),
+        ] {
+            for key in metrics.iter().flat_map(|m| m.keys()) {
+                names.push(format!("{split}/{key}"));
+            }
+        }
+        for key in self.initial_validation.keys() {
+            names.push(format!("initial/validation/{key}"));
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// Every metric name [`Summary::metric`] can answer for runs that compute `epoch_metrics`
+/// (`loss`, `accuracy`, ...) each epoch, with `test/...` names when the data has a test split.
+pub fn metric_names(epoch_metrics: &[&str], has_test: bool) -> Vec<String> {
+    let mut names: Vec<String> = [
+        "seconds",
+        "epochs",
+        "train/images_per_second",
+        "best/validation/accuracy",
+        "best/epoch",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut splits = vec!["train", "validation", "initial/validation"];
+    if has_test {
+        splits.push("test");
+    }
+    for split in splits {
+        names.extend(epoch_metrics.iter().map(|m| format!("{split}/{m}")));
+    }
+    names
+}
+
+/// Why a run failed: `error.json`, written when a run stops on an error (not on Ctrl-C), so
+/// `compare` and sweeps can show it and a sweep can run the trial again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The error as the user saw it.
+    pub message: String,
+    /// Finished epochs when it failed.
+    pub epochs: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> Summary {
+        let metrics = |a: f64, l: f64| Metrics::from([("accuracy".into(), a), ("loss".into(), l)]);
+        Summary {
+            version: SUMMARY_VERSION,
+            experiment: "e".into(),
+            run: "r".into(),
+            spec_hash: "ab".into(),
+            seed: 1,
+            device: DeviceInfo {
+                backend: "flex".into(),
+                device: "cpu".into(),
+                burn_version: "0".into(),
+                runner_version: "0".into(),
+            },
+            epochs: 3,
+            seconds: 12.5,
+            images_per_second: 40.0,
+            initial_validation: metrics(0.5, 0.7),
+            final_train: Some(metrics(0.9, 0.2)),
+            final_validation: Some(metrics(0.8, 0.3)),
+            final_epoch: 3,
+            best_validation_accuracy: Some(BestEpoch {
+                accuracy: 0.85,
+                epoch: 2,
+            }),
+            test: Some(metrics(0.75, 0.4)),
+            confusion_matrix: vec![vec![1, 0], vec![0, 1]],
+            classes: vec!["a".into(), "b".into()],
+        }
+    }
+
+    #[test]
+    fn metric_names_resolve_to_the_right_fields() {
+        let s = summary();
+        assert_eq!(s.metric("test/accuracy"), Some(0.75));
+        assert_eq!(s.metric("validation/loss"), Some(0.3));
+        assert_eq!(s.metric("train/accuracy"), Some(0.9));
+        assert_eq!(s.metric("best/validation/accuracy"), Some(0.85));
+        assert_eq!(s.metric("initial/validation/accuracy"), Some(0.5));
+        assert_eq!(s.metric("seconds"), Some(12.5));
+        assert_eq!(s.metric("train/images_per_second"), Some(40.0));
+        assert_eq!(s.metric("test/auc"), None);
+        assert_eq!(s.metric("bogus"), None);
+        for name in s.metric_names() {
+            assert!(s.metric(&name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_listed_metric_name_is_answered_by_a_summary() {
+        let s = summary();
+        for name in metric_names(&["loss", "accuracy"], true) {
+            assert!(s.metric(&name).is_some(), "{name}");
+        }
+        assert!(!metric_names(&["loss"], false).contains(&"test/loss".to_string()));
+    }
+
+    #[test]
+    fn summary_round_trips_through_json() {
+        let s = summary();
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<Summary>(&text).unwrap(), s);
+    }
+}
