@@ -14,13 +14,12 @@
 use super::Failure;
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
-use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
-use runner::data::{Interpolation, decode};
+use runner::data::{Interpolation, single};
 use runner::model::GraphModel;
 use runner::model::weights::load_pretrained;
 use runner::plan::{self, Plan, graph::Shape};
 use runner::spec::{self, NodeSpec};
-use runner::track::run::SUMMARY_FILE;
+use runner::track::RunDir;
 use runner::train::reopen;
 use std::path::{Path, PathBuf};
 
@@ -53,7 +52,7 @@ struct Predictor {
 
 /// Runs the prediction and prints the results on stdout.
 pub fn run(o: &Options) -> Result<(), Failure> {
-    let device = Device::flex();
+    let device = runner::train::device::compute_device();
     let predictor = match (o.run, o.spec) {
         (Some(run_dir), _) => from_run(run_dir, &device)?,
         (None, Some(spec)) => from_spec(spec, o.weights, &device)?,
@@ -71,10 +70,10 @@ pub fn run(o: &Options) -> Result<(), Failure> {
     let model = &predictor.model;
     for path in o.images {
         let pixels = match predictor.resize_like_training {
-            Some((interpolation, fast)) => load_like_training(path, h, w, interpolation, fast),
-            None => load_image(path, h, w),
+            Some((interpolation, fast)) => single::like_training(path, [h, w], interpolation, fast),
+            None => single::center_crop(path, [h, w]),
         }
-        .map_err(Failure::Other)?;
+        .map_err(|e| Failure::Other(e.to_string()))?;
         let input = Tensor::<4>::from_data(TensorData::new(pixels, [1, 3, h, w]), &device);
         let logits = model.forward(input);
         let classes = logits.dims()[1];
@@ -128,10 +127,10 @@ fn from_run(run_dir: &Path, device: &Device) -> Result<Predictor, Failure> {
             progress.epoch
         );
     }
-    let labels = std::fs::read(run_dir.join(SUMMARY_FILE))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .and_then(|summary| serde_json::from_value(summary["classes"].clone()).ok())
+    let labels = RunDir::new(run_dir)
+        .read_summary()
+        .map_err(|e| Failure::Other(e.to_string()))?
+        .map(|summary| summary.classes)
         .unwrap_or_default();
     Ok(Predictor {
         size: input_size(&plan),
@@ -188,56 +187,4 @@ fn input_size(plan: &Plan) -> [usize; 2] {
         Shape::Image { h, w, .. } => [h, w],
         Shape::Vector(_) => unreachable!("the planner makes the input an image"),
     }
-}
-
-/// Decodes `path` and resizes the whole image to `h`x`w` as the data pipeline does for
-/// training; returns CHW pixels in 0..255.
-fn load_like_training(
-    path: &Path,
-    h: usize,
-    w: usize,
-    interpolation: Interpolation,
-    fast: bool,
-) -> Result<Vec<f32>, String> {
-    let mut hwc = vec![0u8; h * w * 3];
-    decode::decode_into(
-        path,
-        [h as u32, w as u32],
-        interpolation,
-        fast,
-        &mut decode::Worker::default(),
-        &mut hwc,
-    )
-    .map_err(|e| format!("cannot read image `{}`: {e}", path.display()))?;
-    Ok(chw(&hwc, h, w))
-}
-
-/// Decodes `path` as RGB, crops the centered square and resizes it to `h`x`w` (bilinear);
-/// returns CHW pixels in 0..255.
-pub fn load_image(path: &Path, h: usize, w: usize) -> Result<Vec<f32>, String> {
-    let image = image::open(path)
-        .map_err(|e| format!("cannot read image `{}`: {e}", path.display()))?
-        .to_rgb8();
-    let (iw, ih) = image.dimensions();
-    let side = iw.min(ih);
-    let (left, top) = ((iw - side) / 2, (ih - side) / 2);
-    let mut out = image::RgbImage::new(w as u32, h as u32);
-    let options = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-        .crop(left as f64, top as f64, side as f64, side as f64);
-    Resizer::new()
-        .resize(&image, &mut out, &options)
-        .map_err(|e| format!("cannot resize `{}`: {e}", path.display()))?;
-    Ok(chw(&out.into_raw(), h, w))
-}
-
-/// HWC `u8` pixels to CHW `f32`.
-fn chw(hwc: &[u8], h: usize, w: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; 3 * h * w];
-    for (p, px) in hwc.chunks_exact(3).enumerate() {
-        for c in 0..3 {
-            out[c * h * w + p] = f32::from(px[c]);
-        }
-    }
-    out
 }

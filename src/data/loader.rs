@@ -166,7 +166,7 @@ impl Dataset {
 }
 
 /// Converts `hw` pixels of interleaved RGB u8 into planar f32.
-fn hwc_to_chw(src: &[u8], hw: usize, out: &mut [f32]) {
+pub(crate) fn hwc_to_chw(src: &[u8], hw: usize, out: &mut [f32]) {
     let (r, rest) = out.split_at_mut(hw);
     let (g, b) = rest.split_at_mut(hw);
     for (i, px) in src.chunks_exact(3).enumerate() {

@@ -27,6 +27,7 @@ mod error;
 mod folder;
 mod loader;
 mod report;
+pub mod single;
 #[cfg(feature = "turbojpeg")]
 mod turbo;
 

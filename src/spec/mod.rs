@@ -46,8 +46,9 @@ pub struct Spec {
     /// Metrics reported for every split and epoch (the loss is always reported).
     #[serde(default = "default_metrics")]
     pub metrics: Vec<Metric>,
-    /// Training stages, run in order.
-    #[schemars(length(min = 1))]
+    /// Training stages, run in order. A spec used only by `runner predict --spec` may leave
+    /// them out; `runner run` needs at least one.
+    #[serde(default)]
     pub phases: Vec<PhaseSpec>,
     /// Regression thresholds on final metrics, e.g. `{val_accuracy: ">= 0.95"}`.
     #[serde(default)]
