@@ -13,6 +13,12 @@ fn committed_schema_is_current() {
         committed == runner::spec::schema::experiment_schema_text(),
         "schemas/experiment.schema.json is stale: run `cargo run --release -- schema` and commit it"
     );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/sweep.schema.json");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == runner::spec::schema::schema_text(runner::spec::schema::sweep_schema()),
+        "schemas/sweep.schema.json is stale: run `cargo run --release -- schema` and commit it"
+    );
 }
 
 #[test]
@@ -27,8 +33,15 @@ fn example_specs_validate() {
     assert!(!specs.is_empty());
     for spec in specs {
         let first = std::fs::read_to_string(&spec).unwrap();
+        let schema = if first.lines().any(|l| l.starts_with("parameters:")) {
+            "sweep"
+        } else {
+            "experiment"
+        };
         assert!(
-            first.starts_with("# yaml-language-server: $schema=../schemas/experiment.schema.json"),
+            first.starts_with(&format!(
+                "# yaml-language-server: $schema=../schemas/{schema}.schema.json"
+            )),
             "{} lacks the schema line for editors",
             spec.display()
         );

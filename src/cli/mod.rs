@@ -1,10 +1,12 @@
 //! Subcommands and their arguments; each subcommand lives in its own module.
 
+mod compare;
 mod data;
 mod eval;
 mod predict;
 mod run;
 mod schema;
+mod sweep;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -61,6 +63,59 @@ pub enum Command {
         /// Override a spec value, e.g. `--set phases.fine_tune.epochs=2` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
+        /// Run in this folder (a sweep's trial) instead of `<runs>/<experiment>/<run-id>`.
+        #[arg(long, hide = true)]
+        run_dir: Option<PathBuf>,
+        /// TensorBoard HParams group of the run (a sweep configuration's seeds).
+        #[arg(long, hide = true, default_value = "")]
+        group: String,
+        /// An extra TensorBoard HParam, `NAME=JSON` (a sweep's parameter).
+        #[arg(long = "hparam", hide = true, value_name = "NAME=JSON")]
+        hparams: Vec<String>,
+    },
+    /// Run a sweep: many runs of one spec with values varied (grid, random or TPE), several
+    /// at a time; running it again resumes it (finished trials are skipped, interrupted ones
+    /// continue, failed ones run again).
+    Sweep {
+        /// The sweep file (see experiments/head_sweep.yaml).
+        file: PathBuf,
+        /// Folder of run folders; the sweep writes `<runs>/<sweep name>/`.
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+        /// Trials to run at once (the cores are split between them).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Print the trials and their state, run nothing.
+        #[arg(long)]
+        status: bool,
+        /// Run even when the sweep has more runs than its `max_runs`.
+        #[arg(long)]
+        yes: bool,
+        /// Override a value of the sweep's spec for every trial (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        overrides: Vec<Override>,
+    },
+    /// Compare runs: a table of the parameters that differ and their metrics, best first;
+    /// takes run folders, sweep folders or `runs/<experiment>` folders.
+    Compare {
+        /// Run folders, sweep folders, or folders of runs.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The metric to rank by (default: the sweep's, else validation/accuracy).
+        #[arg(long)]
+        metric: Option<String>,
+        /// Lower is better for the ranking metric (default: higher, or the sweep's goal).
+        #[arg(long)]
+        min: bool,
+        /// Sort by this column instead of the ranking metric.
+        #[arg(long)]
+        sort: Option<String>,
+        /// Output format.
+        #[arg(long, default_value = "table", value_parser = ["table", "markdown", "csv", "json"])]
+        format: String,
+        /// Also draw validation curves and the metric against each parameter into this PNG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
     },
     /// Continue an interrupted run (Ctrl-C, a crash, a full disk) from its last checkpoint;
     /// it ends with the same results as an uninterrupted run.
@@ -207,6 +262,9 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             resume,
             histograms,
             overrides,
+            run_dir,
+            group,
+            hparams,
         } => run::run(
             &run::RunArgs {
                 spec: &spec,
@@ -215,9 +273,42 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
                 resume,
                 histograms,
                 overrides: &overrides,
+                run_dir: run_dir.as_deref(),
+                group,
+                hparams: &hparams,
             },
             quiet,
         ),
+        Command::Sweep {
+            file,
+            runs,
+            jobs,
+            status,
+            yes,
+            overrides,
+        } => sweep::run(&sweep::SweepArgs {
+            file: &file,
+            runs: &runs,
+            jobs,
+            status,
+            yes,
+            overrides: &overrides,
+        }),
+        Command::Compare {
+            paths,
+            metric,
+            min,
+            sort,
+            format,
+            plot,
+        } => compare::run(&compare::CompareArgs {
+            paths: &paths,
+            metric: metric.as_deref(),
+            min,
+            sort: sort.as_deref(),
+            format: &format,
+            plot: plot.as_deref(),
+        }),
         Command::Resume { run, histograms } => run::resume(&run, histograms, quiet),
         Command::Eval { run, split } => eval::run(&run, split),
         Command::Validate {

@@ -1,12 +1,19 @@
-//! `runner schema`: write (or check) `schemas/experiment.schema.json`.
+//! `runner schema`: write (or check) `schemas/experiment.schema.json` and, next to it,
+//! `sweep.schema.json`.
 
 use super::Failure;
-use runner::spec::schema::experiment_schema_text;
+use runner::spec::schema::{experiment_schema_text, schema_text, sweep_schema};
 use std::path::Path;
 
-/// Writes the schema to `out`, or with `check` fails when `out` is stale.
+/// Writes the experiment schema to `out` and the sweep schema next to it, or with `check`
+/// fails when either is stale.
 pub fn run(out: &Path, check: bool) -> Result<(), Failure> {
-    let text = experiment_schema_text();
+    write_or_check(out, &experiment_schema_text(), check)?;
+    let sweep = out.with_file_name("sweep.schema.json");
+    write_or_check(&sweep, &schema_text(sweep_schema()), check)
+}
+
+fn write_or_check(out: &Path, text: &str, check: bool) -> Result<(), Failure> {
     if check {
         let current = std::fs::read_to_string(out).unwrap_or_default();
         if current != text {

@@ -1,16 +1,25 @@
-//! `runner validate`: load, plan and summarise specs.
+//! `runner validate`: load, plan and summarise specs; sweep files (those with `parameters:`)
+//! are checked as `runner sweep` would before running anything.
 
 use super::Failure;
 use runner::plan::{self, summary};
 use runner::spec::{self, overrides::Override};
+use runner::sweep::{self, SweepError};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Validates every spec (reporting all of them, not only the first bad one).
 pub fn run(specs: &[PathBuf], layers: bool, overrides: &[Override]) -> Result<(), Failure> {
     let color = std::io::stderr().is_terminal();
     let mut invalid = Vec::new();
     for path in specs {
+        if is_sweep_file(path) {
+            match validate_sweep(path, overrides) {
+                Ok(trials) => println!("{}: valid sweep, {trials}\n", path.display()),
+                Err(reports) => invalid.extend(reports),
+            }
+            continue;
+        }
         let planned = spec::load(path, overrides)
             .map_err(|r| vec![r])
             .and_then(|loaded| plan::plan(&loaded));
@@ -29,5 +38,35 @@ pub fn run(specs: &[PathBuf], layers: bool, overrides: &[Override]) -> Result<()
         Ok(())
     } else {
         Err(Failure::InvalidSpec(invalid))
+    }
+}
+
+/// True for a YAML file whose top level has a `parameters` key (a sweep, not a spec).
+fn is_sweep_file(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .is_ok_and(|text| text.lines().any(|line| line.starts_with("parameters:")))
+}
+
+/// Checks a sweep and every trial it makes; how many trials it has.
+fn validate_sweep(
+    path: &Path,
+    overrides: &[Override],
+) -> Result<String, Vec<runner::spec::diagnostic::Report>> {
+    let loaded = sweep::spec::load(path).map_err(|r| vec![r])?;
+    match sweep::prepare(loaded, None, overrides, true) {
+        Ok(prepared) => Ok(format!(
+            "{} trial(s) ({})",
+            prepared.record.trials.len() + prepared.to_draw * prepared.seeds().len(),
+            prepared.record.method
+        )),
+        Err(SweepError::Invalid(reports)) => Err(reports),
+        Err(other) => Err(vec![runner::spec::diagnostic::Report {
+            file: path.to_path_buf(),
+            text: String::new(),
+            diagnostics: vec![runner::spec::diagnostic::Diagnostic::error(
+                other.to_string(),
+                None,
+            )],
+        }]),
     }
 }

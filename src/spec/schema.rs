@@ -25,7 +25,21 @@ pub fn experiment_schema() -> &'static Value {
 
 /// The schema as pretty JSON with a trailing newline, exactly as committed.
 pub fn experiment_schema_text() -> String {
-    let mut text = serde_json::to_string_pretty(experiment_schema()).expect("schema serializes");
+    schema_text(experiment_schema())
+}
+
+/// The sweep file's JSON Schema (draft 2020-12), as written to `schemas/sweep.schema.json`.
+pub fn sweep_schema() -> &'static Value {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let schema = schemars::schema_for!(crate::sweep::spec::SweepSpec);
+        serde_json::to_value(schema).expect("a generated schema is valid JSON")
+    })
+}
+
+/// A schema as pretty JSON with a trailing newline, exactly as committed.
+pub fn schema_text(schema: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(schema).expect("schema serializes");
     text.push('\n');
     text
 }
@@ -37,11 +51,29 @@ pub enum Document {
     Experiment,
     /// A base graph file (the `model:` layout).
     Model,
+    /// A sweep file.
+    Sweep,
+}
+
+impl Document {
+    /// The schema whose `$defs` and properties error paths point into.
+    fn root_schema(self) -> &'static Value {
+        match self {
+            Document::Experiment | Document::Model => experiment_schema(),
+            Document::Sweep => sweep_schema(),
+        }
+    }
+}
+
+thread_local! {
+    /// The root schema of the validation in progress on this thread, for did-you-mean lists.
+    static ROOT_SCHEMA: std::cell::Cell<Option<&'static Value>> = const { std::cell::Cell::new(None) };
 }
 
 fn validator(document: Document) -> &'static Validator {
     static EXPERIMENT: OnceLock<Validator> = OnceLock::new();
     static MODEL: OnceLock<Validator> = OnceLock::new();
+    static SWEEP: OnceLock<Validator> = OnceLock::new();
     let compile =
         |schema: &Value| jsonschema::validator_for(schema).expect("the generated schema compiles");
     match document {
@@ -55,15 +87,18 @@ fn validator(document: Document) -> &'static Validator {
             }
             compile(&schema)
         }),
+        Document::Sweep => SWEEP.get_or_init(|| compile(sweep_schema())),
     }
 }
 
 /// Validates a parsed document; returns one diagnostic per problem, in source order.
 pub fn validate_as(kind: Document, document: &Value, source: &SourceMap) -> Vec<Diagnostic> {
     let mut found = Vec::new();
+    ROOT_SCHEMA.set(Some(kind.root_schema()));
     for error in validator(kind).iter_errors(document) {
         explain(&error, document, source, &mut found);
     }
+    ROOT_SCHEMA.set(None);
     drop_missing_explained_by_typos(&mut found);
     found.sort_by_key(|d| d.span.map(|s| (s.start.line, s.start.col)));
     found.dedup_by(|a, b| a.message == b.message && a.span == b.span);
@@ -406,7 +441,9 @@ fn required_names(branch: &[ValidationError<'static>], path: &str) -> Vec<String
 /// at `keyword_path` (a pointer into the root schema).
 fn allowed_properties(keyword_path: &str) -> Vec<String> {
     let object_path = &keyword_path[..keyword_path.rfind('/').unwrap_or(0)];
-    experiment_schema()
+    ROOT_SCHEMA
+        .get()
+        .unwrap_or(experiment_schema())
         .pointer(object_path)
         .and_then(|s| s.get("properties"))
         .and_then(Value::as_object)

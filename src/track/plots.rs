@@ -1,4 +1,5 @@
-//! PNG plots of a run: learning curves and the confusion matrix.
+//! PNG plots of a run (learning curves, confusion matrix) and of a comparison of runs
+//! (validation curves overlaid, the ranking metric against each swept parameter).
 //!
 //! Plots are drawn into memory, PNG-encoded and written with
 //! [`write_atomically`](crate::track::atomic::write_atomically), so an
@@ -273,6 +274,173 @@ fn draw_panel(
         .draw()
         .map_err(|e| err(&e))?;
     Ok(())
+}
+
+/// One run's curve in a comparison plot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Curve {
+    /// Legend text (the run's name).
+    pub label: String,
+    /// (epoch, value) points.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The ranking metric against one parameter: one point per run; `categories` names the x
+/// positions of a parameter that is not a number.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scatter {
+    /// The parameter's name.
+    pub parameter: String,
+    /// (parameter value or category index, metric) points.
+    pub points: Vec<(f64, f64)>,
+    /// Category names for non-numeric parameters (empty for numbers).
+    pub categories: Vec<String>,
+}
+
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+/// A comparison of runs: `metric` per epoch for each run (dashed lines where a phase
+/// starts, `phase_starts` epochs), and below, one panel per parameter with the runs' final
+/// metric against it.
+pub fn comparison_png(
+    path: &Path,
+    metric: &str,
+    curves: &[Curve],
+    phase_starts: &[f64],
+    scatters: &[Scatter],
+) -> Result<(), PlotError> {
+    let all: Vec<(f64, f64)> = curves
+        .iter()
+        .flat_map(|c| c.points.iter().copied())
+        .chain(scatters.iter().flat_map(|s| s.points.iter().copied()))
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .collect();
+    if all.is_empty() {
+        return Err(PlotError::Invalid {
+            path: path.to_owned(),
+            reason: format!("no run has values of `{metric}` yet"),
+        });
+    }
+    let (y_lo, y_hi) = padded(all.iter().map(|p| p.1));
+    let epochs = curves.iter().flat_map(|c| c.points.iter().map(|p| p.0));
+    let (x_lo, x_hi) = padded(epochs.chain(phase_starts.iter().copied()));
+    let rows = scatters.len().div_ceil(2);
+    let size = (1000, 480 + 320 * rows as u32);
+    render(path, size, |root| {
+        let err = draw_err(path);
+        let (top, bottom) = root.split_vertically(480);
+        let mut chart = ChartBuilder::on(&top.margin(10, 10, 10, 25))
+            .caption(format!("{metric} per epoch"), (FONT, 24))
+            .x_label_area_size(40)
+            .y_label_area_size(65)
+            .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("Epoch")
+            .y_desc(metric)
+            .label_style((FONT, 14))
+            .draw()
+            .map_err(|e| err(&e))?;
+        for &x in phase_starts {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(x - 0.5, y_lo), (x - 0.5, y_hi)],
+                    6,
+                    4,
+                    MARKER_COLOR.stroke_width(1),
+                ))
+                .map_err(|e| err(&e))?;
+        }
+        for (i, curve) in curves.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    curve.points.iter().copied(),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| err(&e))?
+                .label(short_label(&curve.label, 40))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        if curves.len() <= 12 {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .label_font((FONT, 13))
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(190, 190, 190))
+                .draw()
+                .map_err(|e| err(&e))?;
+        }
+        if rows == 0 {
+            return Ok(());
+        }
+        let panels = bottom.split_evenly((rows, 2));
+        for (area, scatter) in panels.iter().zip(scatters) {
+            let (sx_lo, sx_hi) = padded(scatter.points.iter().map(|p| p.0));
+            let categories = scatter.categories.clone();
+            let mut chart = ChartBuilder::on(&area.margin(10, 10, 10, 25))
+                .caption(format!("{metric} vs {}", scatter.parameter), (FONT, 18))
+                .x_label_area_size(40)
+                .y_label_area_size(65)
+                .build_cartesian_2d(sx_lo..sx_hi, y_lo..y_hi)
+                .map_err(|e| err(&e))?;
+            chart
+                .configure_mesh()
+                .x_desc(scatter.parameter.as_str())
+                .label_style((FONT, 13))
+                .x_label_formatter(&|x| {
+                    let x = *x;
+                    if categories.is_empty() {
+                        format!("{x:.3}")
+                    } else if (x - x.round()).abs() < 1e-9 && x >= 0.0 {
+                        categories
+                            .get(x.round() as usize)
+                            .cloned()
+                            .unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                })
+                .draw()
+                .map_err(|e| err(&e))?;
+            chart
+                .draw_series(
+                    scatter
+                        .points
+                        .iter()
+                        .map(|&p| Circle::new(p, 5, PALETTE[0].filled())),
+                )
+                .map_err(|e| err(&e))?;
+        }
+        Ok(())
+    })
+}
+
+/// The range of `values` with 5% room on each side (one unit when they are all equal).
+fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.05).max(if hi > lo { 0.0 } else { 0.5 });
+    (lo - pad, hi + pad)
 }
 
 /// Shortens a class name for an axis label.

@@ -9,4 +9,4 @@ pub mod proto;
 pub mod record;
 mod writer;
 
-pub use writer::{EventWriter, HParamValue, SessionStatus, image_grid};
+pub use writer::{EventWriter, HParamDomain, HParamValue, SessionStatus, image_grid};

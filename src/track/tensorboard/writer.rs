@@ -40,6 +40,36 @@ pub enum HParamValue {
     Bool(bool),
 }
 
+impl HParamValue {
+    /// The value as JSON (a string, number or boolean).
+    pub fn to_json(&self) -> String {
+        match self {
+            HParamValue::Str(s) => serde_json::Value::from(s.as_str()).to_string(),
+            HParamValue::Num(x) => serde_json::Value::from(*x).to_string(),
+            HParamValue::Bool(b) => b.to_string(),
+        }
+    }
+
+    /// A value from JSON text; text that is not a JSON number or boolean is a string.
+    pub fn from_json(text: &str) -> Self {
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Number(n)) => HParamValue::Num(n.as_f64().unwrap_or(f64::NAN)),
+            Ok(serde_json::Value::Bool(b)) => HParamValue::Bool(b),
+            Ok(serde_json::Value::String(s)) => HParamValue::Str(s),
+            _ => HParamValue::Str(text.to_string()),
+        }
+    }
+}
+
+/// The values an HParam takes across a sweep, for TensorBoard's filters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HParamDomain {
+    /// A numeric range.
+    Interval(f64, f64),
+    /// These values.
+    Discrete(Vec<HParamValue>),
+}
+
 impl From<&str> for HParamValue {
     fn from(v: &str) -> Self {
         HParamValue::Str(v.to_owned())
@@ -358,6 +388,17 @@ impl EventWriter {
         hparams: &[(&str, HParamValue)],
         metric_tags: &[&str],
     ) -> io::Result<()> {
+        self.add_hparams_session(hparams, metric_tags, "")
+    }
+
+    /// [`add_hparams_start`](Self::add_hparams_start) for one of several sessions that
+    /// TensorBoard aggregates under `group` (seed replicates of one configuration).
+    pub fn add_hparams_session(
+        &mut self,
+        hparams: &[(&str, HParamValue)],
+        metric_tags: &[&str],
+        group: &str,
+    ) -> io::Result<()> {
         let now = now_secs();
         let experiment = Experiment {
             time_created_secs: now,
@@ -395,11 +436,70 @@ impl EventWriter {
                 .map(|(name, v)| ((*name).to_owned(), hparam_to_proto(v)))
                 .collect(),
             start_time_secs: now,
+            group_name: group.to_owned(),
             ..Default::default()
         };
         self.write_hparams_data(
             HPARAMS_SESSION_START_TAG,
             h_params_plugin_data::Data::SessionStartInfo(start),
+        )
+    }
+
+    /// The HParams experiment of a folder of runs (a sweep): each hparam's type and domain
+    /// and the metric tags, written at the folder's root, where TensorBoard looks first.
+    pub fn add_hparams_experiment(
+        &mut self,
+        hparams: &[(String, HParamDomain)],
+        metric_tags: &[&str],
+    ) -> io::Result<()> {
+        use super::proto::{Interval, ListValue, h_param_info::Domain};
+        let experiment = Experiment {
+            time_created_secs: now_secs(),
+            hparam_infos: hparams
+                .iter()
+                .map(|(name, domain)| {
+                    let (kind, domain) = match domain {
+                        HParamDomain::Interval(min_value, max_value) => (
+                            HParamDataType::DataTypeFloat64,
+                            Domain::DomainInterval(Interval {
+                                min_value: *min_value,
+                                max_value: *max_value,
+                            }),
+                        ),
+                        HParamDomain::Discrete(values) => (
+                            match values.first() {
+                                Some(HParamValue::Num(_)) => HParamDataType::DataTypeFloat64,
+                                Some(HParamValue::Bool(_)) => HParamDataType::DataTypeBool,
+                                _ => HParamDataType::DataTypeString,
+                            },
+                            Domain::DomainDiscrete(ListValue {
+                                values: values.iter().map(hparam_to_proto).collect(),
+                            }),
+                        ),
+                    };
+                    HParamInfo {
+                        name: name.clone(),
+                        r#type: kind as i32,
+                        domain: Some(domain),
+                        ..Default::default()
+                    }
+                })
+                .collect(),
+            metric_infos: metric_tags
+                .iter()
+                .map(|tag| MetricInfo {
+                    name: Some(MetricName {
+                        group: String::new(),
+                        tag: (*tag).to_owned(),
+                    }),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        self.write_hparams_data(
+            HPARAMS_EXPERIMENT_TAG,
+            h_params_plugin_data::Data::Experiment(experiment),
         )
     }
 

@@ -1,0 +1,408 @@
+//! Running a sweep's trials on this machine: each trial is a `runner run` child process on its
+//! own folder, several at a time with the cores split between them (`RAYON_NUM_THREADS`), so a
+//! trial that fails, runs out of memory or is killed takes nothing else down. Children run in
+//! their own process group: a Ctrl-C reaches the sweep, which passes one interrupt to each
+//! child (each writes a checkpoint and stops) and then stops itself. A trial another process
+//! is already running (a sweep started twice) is waited for, never started twice.
+
+use super::spec::{Distribution, Domain};
+use super::state::{SweepDir, SweepRecord};
+use super::trial::{Trial, label};
+use super::{Prepared, SweepError, check_trial};
+use crate::track::records::Failure;
+use crate::track::tensorboard::{EventWriter, HParamDomain, HParamValue};
+use crate::track::{RunDir, RunStatus};
+use crate::train::Interrupter;
+use crate::train::outputs::HPARAM_METRICS;
+use std::collections::VecDeque;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to run the trials.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// Trials at once.
+    pub jobs: usize,
+    /// The `runner` executable the trials run with.
+    pub runner: PathBuf,
+    /// Stops the sweep (and its trials, after their current batch) when set.
+    pub interrupter: Interrupter,
+}
+
+/// How a sweep ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    /// Trials that finished (now or before).
+    pub finished: usize,
+    /// Trials that failed.
+    pub failed: usize,
+    /// True when it was interrupted.
+    pub interrupted: bool,
+}
+
+struct Running {
+    trial: Trial,
+    child: Option<Child>,
+    started: Instant,
+}
+
+/// Runs every trial that has not finished; TPE draws new trials as others finish.
+pub fn run(prepared: &mut Prepared, execution: &Execution) -> Result<Ended, SweepError> {
+    let dir = prepared.dir.clone();
+    write_record(&dir, &prepared.record)?;
+    write_tensorboard_experiment(&dir, &prepared.record)?;
+    let total_known = prepared.record.trials.len() + prepared.to_draw * prepared.seeds().len();
+    let mut queue: VecDeque<Trial> = VecDeque::new();
+    let mut ended = Ended {
+        finished: 0,
+        failed: 0,
+        interrupted: false,
+    };
+    for trial in prepared.record.trials.clone() {
+        match dir.trial(&trial).status() {
+            RunStatus::Finished => {
+                ended.finished += 1;
+                tell(prepared, &trial);
+            }
+            _ => queue.push_back(trial),
+        }
+    }
+    if ended.finished > 0 {
+        tracing::info!(
+            "{} of {total_known} trials finished earlier; running the rest",
+            ended.finished
+        );
+    }
+    let threads = threads_per_trial(execution.jobs);
+    let mut running: Vec<Running> = Vec::new();
+    let mut forwarded = false;
+    loop {
+        let stopping = execution.interrupter.requested();
+        while !stopping && running.len() < execution.jobs.max(1) {
+            let Some(trial) = queue.pop_front().or_else(|| draw(prepared)) else {
+                break;
+            };
+            write_record(&dir, &prepared.record)?;
+            let run = dir.trial(&trial);
+            if let RunStatus::Running(holder) = run.status() {
+                tracing::info!(
+                    "trial {} is running in another {holder}; waiting for it",
+                    trial.name
+                );
+                running.push(Running {
+                    trial,
+                    child: None,
+                    started: Instant::now(),
+                });
+                continue;
+            }
+            let child = spawn(prepared, execution, &trial, threads)?;
+            if child.is_some() {
+                tracing::info!("[{}/{total_known}] started {}", trial.index, trial.name);
+            }
+            running.push(Running {
+                trial,
+                child,
+                started: Instant::now(),
+            });
+        }
+        if running.is_empty() {
+            break;
+        }
+        if stopping && !forwarded {
+            forwarded = true;
+            ended.interrupted = true;
+            for r in &running {
+                if let Some(child) = &r.child {
+                    interrupt(child);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let mut index = 0;
+        while index < running.len() {
+            if let Some(outcome) = poll(&mut running[index], &dir) {
+                let done = running.swap_remove(index);
+                match outcome {
+                    RunStatus::Finished => {
+                        ended.finished += 1;
+                        tell(prepared, &done.trial);
+                        report_finished(prepared, &done);
+                    }
+                    RunStatus::Interrupted | RunStatus::NotStarted if stopping => {}
+                    RunStatus::Failed(failure) => {
+                        ended.failed += 1;
+                        tracing::warn!(
+                            "trial {} failed: {}",
+                            done.trial.name,
+                            failure.message.lines().next().unwrap_or_default()
+                        );
+                    }
+                    other => {
+                        ended.failed += 1;
+                        tracing::warn!("trial {} ended {other}", done.trial.name);
+                    }
+                }
+            } else {
+                index += 1;
+            }
+        }
+    }
+    write_record(&dir, &prepared.record)?;
+    Ok(ended)
+}
+
+/// Declares the sweep's parameters, with their domains, to TensorBoard's HParams view at the
+/// sweep folder's root (once: the definition of a sweep folder does not change).
+fn write_tensorboard_experiment(dir: &SweepDir, record: &SweepRecord) -> Result<(), SweepError> {
+    let written = std::fs::read_dir(dir.path())
+        .map_err(io_error(dir.path()))?
+        .flatten()
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("events.out.tfevents.")
+        });
+    if written {
+        return Ok(());
+    }
+    let mut hparams: Vec<(String, HParamDomain)> = record
+        .parameters
+        .iter()
+        .map(|(path, domain)| {
+            let name = record
+                .short_names
+                .get(path)
+                .cloned()
+                .unwrap_or(path.clone());
+            (name, tensorboard_domain(domain))
+        })
+        .collect();
+    let seeds: Vec<HParamValue> = record
+        .trials
+        .iter()
+        .filter_map(|t| t.seed)
+        .collect::<std::collections::BTreeSet<u64>>()
+        .into_iter()
+        .map(HParamValue::from)
+        .collect();
+    if !seeds.is_empty() {
+        hparams.push(("seed".into(), HParamDomain::Discrete(seeds)));
+    }
+    let mut events = EventWriter::new(dir.path()).map_err(io_error(dir.path()))?;
+    events
+        .add_hparams_experiment(&hparams, &HPARAM_METRICS)
+        .and_then(|()| events.flush())
+        .map_err(io_error(dir.path()))
+}
+
+fn tensorboard_domain(domain: &Domain) -> HParamDomain {
+    match domain {
+        Domain::Distribution(Distribution::Uniform([a, b]))
+        | Domain::Distribution(Distribution::LogUniform([a, b])) => HParamDomain::Interval(*a, *b),
+        Domain::Distribution(Distribution::Int([a, b])) => {
+            HParamDomain::Interval(*a as f64, *b as f64)
+        }
+        other => HParamDomain::Discrete(
+            other
+                .values()
+                .unwrap_or_default()
+                .iter()
+                .map(|v| match v {
+                    serde_json::Value::Number(n) => {
+                        HParamValue::Num(n.as_f64().unwrap_or(f64::NAN))
+                    }
+                    serde_json::Value::Bool(b) => HParamValue::Bool(*b),
+                    other => HParamValue::Str(label(other)),
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// Cores for each of `jobs` trials at once.
+fn threads_per_trial(jobs: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / jobs.max(1)).max(1)
+}
+
+/// Draws the next TPE trial (one per seed), checking that it makes a valid spec; `None`
+/// when the budget is spent.
+fn draw(prepared: &mut Prepared) -> Option<Trial> {
+    if prepared.sampler.is_none() || prepared.to_draw == 0 {
+        return None;
+    }
+    prepared.to_draw -= 1;
+    let configs = prepared.record.trials.len() / prepared.seeds().len().max(1);
+    let config = prepared.sampler.as_mut()?.draw(configs);
+    let mut first = None;
+    for seed in prepared.seeds() {
+        let trial = Trial::new(
+            prepared.record.trials.len() + 1,
+            config.clone(),
+            seed,
+            &prepared.record.short_names,
+        );
+        prepared.record.trials.push(trial.clone());
+        first.get_or_insert(trial);
+    }
+    first
+}
+
+/// Tells TPE a finished trial's metric.
+fn tell(prepared: &mut Prepared, trial: &Trial) {
+    let Some(sampler) = prepared.sampler.as_mut() else {
+        return;
+    };
+    let metric = prepared
+        .dir
+        .trial(trial)
+        .read_summary()
+        .ok()
+        .flatten()
+        .and_then(|s| s.metric(&prepared.record.metric));
+    if let Some(value) = metric {
+        sampler.tell(&trial.config, value);
+    }
+}
+
+fn report_finished(prepared: &Prepared, done: &Running) {
+    let metric = &prepared.record.metric;
+    let value = prepared
+        .dir
+        .trial(&done.trial)
+        .read_summary()
+        .ok()
+        .flatten()
+        .and_then(|s| s.metric(metric));
+    tracing::info!(
+        "[{}] finished {}: {metric} {} ({:.0} s)",
+        done.trial.index,
+        done.trial.name,
+        value.map_or("-".into(), |v| format!("{v:.4}")),
+        done.started.elapsed().as_secs_f64()
+    );
+}
+
+/// Starts `runner run` for `trial`, its output going to the trial folder's console log;
+/// `None` when the trial makes an invalid spec (recorded as its failure).
+fn spawn(
+    prepared: &Prepared,
+    execution: &Execution,
+    trial: &Trial,
+    threads: usize,
+) -> Result<Option<Child>, SweepError> {
+    let run = prepared.dir.trial(trial);
+    if let Err(reports) = check_trial(
+        &prepared.loaded,
+        &prepared.spec_path,
+        &prepared.base_overrides,
+        trial,
+    ) {
+        // A TPE draw outside the checked corners can still make an invalid spec.
+        let message = reports
+            .iter()
+            .map(|r| r.render(false))
+            .collect::<Vec<_>>()
+            .join("\n");
+        record_failure(&run, message)?;
+        return Ok(None);
+    }
+    std::fs::create_dir_all(run.path()).map_err(io_error(run.path()))?;
+    let console = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run.console_file())
+        .map_err(io_error(&run.console_file()))?;
+    let console_err = console.try_clone().map_err(io_error(&run.console_file()))?;
+    let mut command = Command::new(&execution.runner);
+    command
+        .arg("--quiet")
+        .arg("run")
+        .arg(&prepared.spec_path)
+        .arg("--run-dir")
+        .arg(run.path())
+        .arg("--group")
+        .arg(trial.group());
+    for o in prepared.base_overrides.iter().chain(&trial.overrides()) {
+        command.arg("--set").arg(format!("{}={}", o.path, o.value));
+    }
+    for (name, value) in trial.hparams(&prepared.record.short_names) {
+        command
+            .arg("--hparam")
+            .arg(format!("{name}={}", value.to_json()));
+    }
+    command
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .stdin(Stdio::null())
+        .stdout(console)
+        .stderr(console_err)
+        .process_group(0);
+    command.spawn().map(Some).map_err(|e| {
+        SweepError::Io(format!(
+            "cannot start {} for trial {}: {e}",
+            execution.runner.display(),
+            trial.name
+        ))
+    })
+}
+
+/// The trial's state once its process has ended (or, for a trial another process runs, once
+/// that process let go of it); `None` while it runs.
+fn poll(running: &mut Running, dir: &SweepDir) -> Option<RunStatus> {
+    let run = dir.trial(&running.trial);
+    match running.child.as_mut() {
+        None => match run.status() {
+            RunStatus::Running(_) => None,
+            status => Some(status),
+        },
+        Some(child) => {
+            let exit = child.try_wait().ok()??;
+            let status = run.status();
+            match status {
+                RunStatus::Finished | RunStatus::Failed(_) => Some(status),
+                _ if exit.code() == Some(130) => Some(status),
+                _ => {
+                    // The process died without recording why (killed, out of memory).
+                    let message = format!(
+                        "the trial's process ended with {exit} without a result; the end of {}:\n{}",
+                        run.console_file().display(),
+                        tail(&run.console_file(), 10)
+                    );
+                    record_failure(&run, message.clone()).ok()?;
+                    Some(RunStatus::Failed(Failure { message, epochs: 0 }))
+                }
+            }
+        }
+    }
+}
+
+/// Asks a trial's process to stop after its current batch (SIGINT, as Ctrl-C would).
+fn interrupt(child: &Child) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGINT);
+}
+
+fn record_failure(run: &RunDir, message: String) -> Result<(), SweepError> {
+    std::fs::create_dir_all(run.path()).map_err(io_error(run.path()))?;
+    run.write_failure(&Failure { message, epochs: 0 })
+        .map_err(io_error(&run.failure_file()))
+}
+
+fn write_record(dir: &SweepDir, record: &SweepRecord) -> Result<(), SweepError> {
+    dir.write(record).map_err(io_error(&dir.record_file()))
+}
+
+/// The last `lines` lines of a text file (empty when unreadable).
+pub fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SweepError + '_ {
+    move |e| SweepError::Io(format!("cannot write {}: {e}", path.display()))
+}

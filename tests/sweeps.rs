@@ -1,0 +1,531 @@
+//! Sweeps and comparison, end to end through the `runner` binary on tiny generated images:
+//! expansion and naming, parallel trials, the comparison table in every format, failed
+//! trials (recorded, the rest go on, run again next time), resume after `kill -9`, seed
+//! replicates as mean +- std, every bad-input error before anything runs, and the sweep as
+//! TensorBoard's HTTP API serves it.
+
+mod common;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `split/class/i.png`: dark (0..100) and bright (150..255) 8x8 images.
+fn make_images(root: &Path) {
+    let mut state = 11u32;
+    let mut next = move || {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        (state >> 16) as u8
+    };
+    for (split, count) in [("train", 16), ("validation", 8)] {
+        for (class, low) in [("bright", 150u8), ("dark", 0u8)] {
+            let dir = root.join(split).join(class);
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..count {
+                let img = image::RgbImage::from_fn(8, 8, |_, _| {
+                    let v = low + next() % 100;
+                    image::Rgb([v, v, v])
+                });
+                img.save(dir.join(format!("{i}.png"))).unwrap();
+            }
+        }
+    }
+}
+
+const SPEC: &str = "name: tiny
+seed: 5
+data: {root: images, image_size: [8, 8], batch_size: 8, label_mode: binary}
+model:
+  nodes:
+    - {name: image, op: input, shape: [8, 8, 3]}
+    - {name: scale, op: rescale, input: image, scale: 0.00392156862745098}
+    - {name: pool, op: global_avg_pool, input: scale}
+    - {name: drop, op: dropout, input: pool, rate: 0.1}
+    - {name: logits, op: dense, input: drop, units: 1}
+  outputs: [logits]
+loss: {binary_crossentropy: {from_logits: true}}
+metrics: [accuracy]
+phases:
+  - {name: head, epochs: 3, optimizer: {adam: {lr: 0.05}}}
+";
+
+/// A folder with the images, `spec.yaml` and `sweep.yaml` (`sweep` is its text).
+fn setup(sweep: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    make_images(&dir.path().join("images"));
+    std::fs::write(dir.path().join("spec.yaml"), SPEC).unwrap();
+    std::fs::write(dir.path().join("sweep.yaml"), sweep).unwrap();
+    dir
+}
+
+fn runner(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(dir)
+        .env_remove("RUNNER_LOG")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn trial_folders(sweep: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(sweep)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn compare_json(dir: &Path, path: &str) -> Vec<Value> {
+    let out = runner(dir, &["compare", path, "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+const GRID: &str = "spec: spec.yaml
+parameters:
+  model.nodes.drop.rate: [0.0, 0.5]
+  phases.head.optimizer.adam.lr: [0.01, 0.3]
+";
+
+#[test]
+fn a_grid_runs_every_trial_under_readable_names_and_compare_ranks_them() {
+    let dir = setup(GRID);
+    let out = runner(dir.path(), &["sweep", "sweep.yaml", "--jobs", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let sweep = dir.path().join("runs/sweep");
+    assert_eq!(
+        trial_folders(&sweep),
+        [
+            "001-rate=0,lr=0.01",
+            "002-rate=0,lr=0.3",
+            "003-rate=0.5,lr=0.01",
+            "004-rate=0.5,lr=0.3"
+        ]
+    );
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(sweep.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(record["trials"].as_array().unwrap().len(), 4);
+    for trial in trial_folders(&sweep) {
+        assert!(sweep.join(&trial).join("summary.json").is_file(), "{trial}");
+    }
+
+    // JSON: the swept parameters as columns, best first and marked, every run finished.
+    let rows = compare_json(dir.path(), "runs/sweep");
+    assert_eq!(rows.len(), 4);
+    let best: Vec<f64> = rows
+        .iter()
+        .map(|r| r["best validation/accuracy"].as_f64().unwrap())
+        .collect();
+    assert!(best.windows(2).all(|w| w[0] >= w[1]), "{best:?}");
+    assert_eq!(rows[0]["best"], true);
+    assert!(rows[1..].iter().all(|r| r["best"] == false));
+    assert!(rows.iter().all(|r| r["status"] == "finished"));
+    assert!(rows.iter().any(|r| r["rate"] == "0.5" && r["lr"] == "0.01"));
+    assert!(rows[0].get("epochs").is_some() && rows[0].get("seconds").is_some());
+
+    // Table, markdown and CSV carry the same rows.
+    let table = text(&runner(dir.path(), &["compare", "runs/sweep"]));
+    assert!(
+        table.lines().next().unwrap().starts_with("run  "),
+        "{table}"
+    );
+    assert!(
+        table.contains(&format!("* {}", rows[0]["run"].as_str().unwrap())),
+        "{table}"
+    );
+    let markdown = text(&runner(
+        dir.path(),
+        &["compare", "runs/sweep", "--format", "markdown"],
+    ));
+    assert_eq!(
+        markdown.lines().filter(|l| l.starts_with("| ")).count(),
+        6,
+        "{markdown}"
+    );
+    let csv = text(&runner(
+        dir.path(),
+        &["compare", "runs/sweep", "--format", "csv", "--sort", "rate"],
+    ));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].starts_with("run,rate,lr,best validation/accuracy"),
+        "{csv}"
+    );
+    assert!(
+        lines[1].contains(",0,") && lines[4].contains(",0.5,"),
+        "sorted by rate: {csv}"
+    );
+    // A plot of the curves and the metric against each parameter.
+    let out = runner(dir.path(), &["compare", "runs/sweep", "--plot", "cmp.png"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        std::fs::read(dir.path().join("cmp.png"))
+            .unwrap()
+            .starts_with(b"\x89PNG")
+    );
+
+    // Running it again runs nothing: every trial is finished.
+    let before = std::fs::metadata(sweep.join("001-rate=0,lr=0.01/summary.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let again = runner(dir.path(), &["sweep", "sweep.yaml"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("4 of 4 trials finished earlier"),
+        "{}",
+        text(&again)
+    );
+    let after = std::fs::metadata(sweep.join("001-rate=0,lr=0.01/summary.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before, after);
+    let status = text(&runner(dir.path(), &["sweep", "sweep.yaml", "--status"]));
+    assert_eq!(status.matches("finished").count(), 4, "{status}");
+}
+
+#[test]
+fn a_failing_trial_is_recorded_the_others_finish_and_it_runs_again_next_time() {
+    // Scaling pixels by 1e38 overflows to infinity: the loss is not a number from the first
+    // batch on, which only shows when the trial runs.
+    let dir = setup(
+        "spec: spec.yaml
+parameters:
+  model.nodes.scale.scale: [0.00392156862745098, 1.0e38]
+",
+    );
+    let out = runner(dir.path(), &["sweep", "sweep.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("1 trial(s) failed"), "{}", text(&out));
+    let sweep = dir.path().join("runs/sweep");
+    assert!(sweep.join("001-scale=3.92e-3/summary.json").is_file());
+    let failed = sweep.join("002-scale=1e38");
+    let error: Value =
+        serde_json::from_slice(&std::fs::read(failed.join("error.json")).unwrap()).unwrap();
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("the loss became"),
+        "{error}"
+    );
+    let rows = compare_json(dir.path(), "runs/sweep");
+    assert_eq!(rows[1]["status"], "failed");
+    assert_eq!(rows[0]["status"], "finished");
+
+    // Again: the failed trial runs again (and fails again), the finished one is skipped.
+    let logged = std::fs::read_to_string(failed.join("run.log")).unwrap();
+    let again = runner(dir.path(), &["sweep", "sweep.yaml"]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    let relogged = std::fs::read_to_string(failed.join("run.log")).unwrap();
+    assert!(relogged.len() > logged.len(), "the failed trial ran again");
+    assert!(
+        text(&again).contains("1 of 2 trials finished earlier"),
+        "{}",
+        text(&again)
+    );
+}
+
+#[test]
+fn a_sweep_killed_mid_way_resumes_without_running_a_trial_twice() {
+    let dir = setup(GRID);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(dir.path())
+        .args(["sweep", "sweep.yaml"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = dir
+        .path()
+        .join("runs/sweep/001-rate=0,lr=0.01/summary.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !first.is_file() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first trial never finished"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL: the sweep process dies; a trial in flight goes on
+    child.wait().unwrap();
+    let out = runner(dir.path(), &["sweep", "sweep.yaml"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let sweep = dir.path().join("runs/sweep");
+    assert_eq!(trial_folders(&sweep).len(), 4, "no duplicate trial folders");
+    for trial in trial_folders(&sweep) {
+        let run = sweep.join(&trial);
+        assert!(run.join("summary.json").is_file(), "{trial}");
+        // One run per trial folder: a single "before training" evaluation in its log.
+        let log = std::fs::read_to_string(run.join("run.log")).unwrap();
+        assert_eq!(log.matches("before training").count(), 1, "{trial}: {log}");
+    }
+}
+
+#[test]
+fn seed_replicates_are_shown_as_mean_and_spread() {
+    let dir = setup(
+        "spec: spec.yaml
+seeds: [1, 2]
+parameters:
+  model.nodes.drop.rate: [0.0, 0.5]
+",
+    );
+    let out = runner(dir.path(), &["sweep", "sweep.yaml", "--jobs", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let sweep = dir.path().join("runs/sweep");
+    assert_eq!(
+        trial_folders(&sweep),
+        [
+            "001-rate=0,seed=1",
+            "002-rate=0,seed=2",
+            "003-rate=0.5,seed=1",
+            "004-rate=0.5,seed=2"
+        ]
+    );
+    let rows = compare_json(dir.path(), "runs/sweep");
+    assert_eq!(rows.len(), 2, "one row per configuration");
+    for row in &rows {
+        let cell = &row["best validation/accuracy"];
+        assert_eq!(cell["n"], 2, "{row}");
+        assert!(cell["std"].as_f64().unwrap() >= 0.0);
+        assert_eq!(row["status"], "2 finished");
+    }
+    // The seed reached the spec: the two replicates' resolved specs differ only in it.
+    let spec = |trial: &str| -> Value {
+        serde_json::from_slice(
+            &std::fs::read(sweep.join(trial).join("resolved_spec.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(spec("001-rate=0,seed=1")["seed"], 1);
+    assert_eq!(spec("002-rate=0,seed=2")["seed"], 2);
+}
+
+#[rstest::rstest]
+#[case::unknown_path(
+    "spec: spec.yaml\nparameters:\n  model.nodes.dorp.rate: [0.1]\n",
+    "sweep.yaml:3:3",
+    "did you mean `model.nodes.drop`?"
+)]
+#[case::empty_grid(
+    "spec: spec.yaml\nparameters:\n  model.nodes.drop.rate: []\n",
+    "sweep.yaml:3:3",
+    "has no values to try"
+)]
+#[case::zero_budget(
+    "spec: spec.yaml\nmethod: random\ntrials: 0\nparameters:\n  model.nodes.drop.rate: [0.1]\n",
+    "sweep.yaml:3:9",
+    "0"
+)]
+#[case::log_uniform_at_zero(
+    "spec: spec.yaml\nmethod: random\ntrials: 2\nparameters:\n  phases.head.optimizer.adam.lr: {log_uniform: [0.0, 0.1]}\n",
+    "sweep.yaml:5:3",
+    "needs positive bounds"
+)]
+#[case::unlogged_metric(
+    "spec: spec.yaml\nmetric: validation/auc\nparameters:\n  model.nodes.drop.rate: [0.1]\n",
+    "sweep.yaml:2:9",
+    "no run of this sweep reports `validation/auc`"
+)]
+#[case::choice_makes_invalid_spec(
+    "spec: spec.yaml\nparameters:\n  model.nodes.drop.rate: [0.1, 7.5]\n",
+    "sweep.yaml:3:3",
+    "a trial of this sweep makes an invalid spec"
+)]
+#[case::range_in_a_grid(
+    "spec: spec.yaml\nparameters:\n  model.nodes.drop.rate: {uniform: [0.0, 0.5]}\n",
+    "sweep.yaml:3:3",
+    "a grid needs listed values"
+)]
+#[case::too_many_runs(
+    "spec: spec.yaml\nmax_runs: 2\nparameters:\n  model.nodes.drop.rate: [0.0, 0.1, 0.2]\n",
+    "sweep.yaml:4:3",
+    "the sweep makes 3 runs, more than its `max_runs` (2)"
+)]
+#[case::unknown_key(
+    "spec: spec.yaml\nmethdo: grid\nparameters:\n  model.nodes.drop.rate: [0.1]\n",
+    "sweep.yaml:2:1",
+    "did you mean"
+)]
+fn bad_sweeps_are_located_errors_before_anything_runs(
+    #[case] sweep: &str,
+    #[case] location: &str,
+    #[case] message: &str,
+) {
+    let dir = setup(sweep);
+    let out = runner(dir.path(), &["sweep", "sweep.yaml"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains(location), "expected {location} in:\n{all}");
+    assert!(all.contains(message), "expected `{message}` in:\n{all}");
+    assert!(!dir.path().join("runs").exists(), "nothing ran:\n{all}");
+}
+
+#[test]
+fn compare_says_when_a_folder_holds_no_runs_and_shows_unfinished_runs() {
+    let dir = setup(GRID);
+    std::fs::create_dir_all(dir.path().join("empty")).unwrap();
+    let out = runner(dir.path(), &["compare", "empty"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("holds no runs of runner"),
+        "{}",
+        text(&out)
+    );
+    // A sweep whose trials have not run shows them as pending.
+    let out = runner(dir.path(), &["sweep", "sweep.yaml", "--status"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out).matches("pending").count(), 4, "{}", text(&out));
+}
+
+/// A free TCP port on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET` or `POST` (with a JSON body) to TensorBoard on `port`; the JSON answer.
+fn tensorboard_api(port: u16, path: &str, body: Option<&str>) -> Option<Value> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let request = match body {
+        Some(body) => format!(
+            "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+        None => format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"),
+    };
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    serde_json::from_str(body).ok()
+}
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn tensorboard_serves_the_sweep_with_its_parameters_in_the_hparams_view() {
+    let dir = setup(
+        "spec: spec.yaml
+seeds: [1, 2]
+parameters:
+  model.nodes.drop.rate: [0.0, 0.5]
+",
+    );
+    let out = runner(dir.path(), &["sweep", "sweep.yaml", "--jobs", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let logdir: PathBuf = dir.path().join("runs/sweep");
+    let port = free_port();
+    let python = common::tensorboard::python();
+    let _server = Server(
+        Command::new(&python)
+            .args(["-m", "tensorboard.main", "--logdir"])
+            .arg(&logdir)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--load_fast",
+                "false",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    // Runs: every trial, by its readable folder name.
+    let runs = loop {
+        if let Some(Value::Array(runs)) = tensorboard_api(port, "/data/runs", None)
+            && runs.len() >= 4
+        {
+            break runs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "TensorBoard never listed the runs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    assert!(runs.iter().any(|r| r == "001-rate=0,seed=1"), "{runs:?}");
+    let tags = tensorboard_api(port, "/data/plugin/scalars/tags", None).unwrap();
+    assert!(
+        tags["003-rate=0.5,seed=1"]
+            .get("validation/accuracy")
+            .is_some(),
+        "{tags}"
+    );
+
+    // HParams: the swept parameter with its domain, the seed, the metrics.
+    let experiment = tensorboard_api(
+        port,
+        "/data/plugin/hparams/experiment",
+        Some(r#"{"experimentName": ""}"#),
+    )
+    .unwrap();
+    let infos = experiment["hparamInfos"].as_array().unwrap();
+    let rate = infos.iter().find(|h| h["name"] == "rate").expect("rate");
+    assert_eq!(
+        rate["domainDiscrete"],
+        serde_json::json!([0.0, 0.5]),
+        "{rate}"
+    );
+    assert!(infos.iter().any(|h| h["name"] == "seed"), "{infos:?}");
+    let metrics: Vec<&Value> = experiment["metricInfos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["name"]["tag"])
+        .collect();
+    assert!(
+        metrics.contains(&&Value::from("validation/accuracy")),
+        "{metrics:?}"
+    );
+    // Sessions: seed replicates grouped, so two groups of two sessions.
+    let groups = tensorboard_api(
+        port,
+        "/data/plugin/hparams/session_groups",
+        Some(r#"{"experimentName": "", "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"], "colParams": [], "startIndex": 0, "sliceSize": 100}"#),
+    )
+    .unwrap();
+    let groups = groups["sessionGroups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    assert!(
+        groups
+            .iter()
+            .all(|g| g["sessions"].as_array().unwrap().len() == 2),
+        "{groups:?}"
+    );
+}
