@@ -2,9 +2,11 @@
 //!
 //! Data flow: [`spec`] (YAML text to a typed, validated spec with source locations) ->
 //! [`plan`] (graph IR with shapes, phases with trainable sets) -> `model` (Burn modules).
-//! Built-in architectures for `pretrained` nodes live in [`zoo`].
+//! Built-in architectures for `pretrained` nodes live in [`zoo`]; data and weights named by URL
+//! are downloaded by [`fetch`].
 
 pub mod data;
+pub mod fetch;
 pub mod model;
 pub mod plan;
 pub mod spec;
