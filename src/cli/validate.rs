@@ -1,6 +1,8 @@
-//! `runner validate`: load, plan and summarise specs.
+//! `runner validate`: load, plan and summarise specs. Nothing is downloaded: data and weights
+//! that a spec's sources would download are reported as a warning.
 
 use super::Failure;
+use runner::fetch::Fetch;
 use runner::plan::{self, summary};
 use runner::spec::{self, overrides::Override};
 use std::io::IsTerminal;
@@ -13,7 +15,7 @@ pub fn run(specs: &[PathBuf], layers: bool, overrides: &[Override]) -> Result<()
     for path in specs {
         let planned = spec::load(path, overrides)
             .map_err(|r| vec![r])
-            .and_then(|loaded| plan::plan(&loaded));
+            .and_then(|loaded| plan::plan_with(&loaded, Fetch::Never));
         match planned {
             Ok(plan) => {
                 for warning in &plan.warnings {
