@@ -243,21 +243,6 @@ fn resolve_data(
             .transpose()
             .map_err(|p| fail("/data/source/sha256sums", p))
     };
-    let check_tree = |folder: &Path, listing: &Option<(String, Vec<checksum::Entry>)>| {
-        let Some((name, entries)) = listing else {
-            return Ok(String::new());
-        };
-        let bad = checksum::verify_tree(folder, entries);
-        if bad.is_empty() {
-            Ok(format!("{} files match the listing", entries.len()))
-        } else {
-            Err(Problem::Listing {
-                folder: folder.to_path_buf(),
-                listing: name.clone(),
-                detail: checksum::describe(&bad, entries.len()),
-            })
-        }
-    };
     if root.exists() {
         let checked = if fetch == Fetch::Verify {
             check_tree(&root, &listing()?).map_err(|p| fail("/data/root", p))?
@@ -287,35 +272,7 @@ fn resolve_data(
     let listing = listing()?;
     let archive = download_verified(url, sha256, &cache::file_path(&cache, url, sha256), "data")
         .map_err(|p| fail("/data/source/url", p))?;
-    let extracted = (|| {
-        let staging = cache::Staging::new(&target).map_err(|e| {
-            Problem::Cache(format!(
-                "cannot make a folder next to {}: {e}",
-                target.display()
-            ))
-        })?;
-        let files = archive::extract(&archive, staging.path())?;
-        let staged_data = match &source.subdir {
-            Some(s) => staging.path().join(s),
-            None => staging.path().to_path_buf(),
-        };
-        if !staged_data.is_dir() {
-            return Err(Problem::Spec(format!(
-                "the archive has no folder `{}`; its top level holds: {}",
-                source.subdir.as_deref().unwrap_or(Path::new("")).display(),
-                top_level(staging.path())
-            )));
-        }
-        let checked = check_tree(&staged_data, &listing)?;
-        staging
-            .finish()
-            .map_err(|e| Problem::Cache(format!("cannot rename into {}: {e}", target.display())))?;
-        Ok(if checked.is_empty() {
-            format!("{files} files extracted")
-        } else {
-            format!("{files} files extracted, {checked}")
-        })
-    })();
+    let extracted = install(&archive, &target, source.subdir.as_deref(), &listing);
     // The archive is not needed once extracted, and is not trusted when extraction failed.
     let _ = std::fs::remove_file(&archive);
     let checked = extracted.map_err(|p| {
@@ -328,6 +285,62 @@ fn resolve_data(
     })?;
     tracing::info!("data from {url}: {checked}, in {}", data_dir.display());
     Ok(item(data_dir, Origin::Downloaded, checked))
+}
+
+/// A SHA256SUMS listing, when the source has one: its file or URL (for messages) and its
+/// entries.
+type Listing = Option<(String, Vec<checksum::Entry>)>;
+
+/// Checks `folder` against `listing`; says what matched (nothing without a listing).
+fn check_tree(folder: &Path, listing: &Listing) -> Result<String, Problem> {
+    let Some((name, entries)) = listing else {
+        return Ok(String::new());
+    };
+    let bad = checksum::verify_tree(folder, entries);
+    if bad.is_empty() {
+        Ok(format!("{} files match the listing", entries.len()))
+    } else {
+        Err(Problem::Listing {
+            folder: folder.to_path_buf(),
+            listing: name.clone(),
+            detail: checksum::describe(&bad, entries.len()),
+        })
+    }
+}
+
+/// Extracts `archive` into a temporary folder next to `target`, checks that it holds
+/// `subdir` and that its files match `listing`, then renames it to `target`. Says what was
+/// extracted and checked.
+fn install(
+    archive: &Path,
+    target: &Path,
+    subdir: Option<&Path>,
+    listing: &Listing,
+) -> Result<String, Problem> {
+    let staging = cache::Staging::new(target).map_err(|e| {
+        Problem::Cache(format!(
+            "cannot make a folder next to {}: {e}",
+            target.display()
+        ))
+    })?;
+    let files = archive::extract(archive, staging.path())?;
+    let data = staging.path().join(subdir.unwrap_or(Path::new("")));
+    if !data.is_dir() {
+        return Err(Problem::Spec(format!(
+            "the archive has no folder `{}`; its top level holds: {}",
+            subdir.unwrap_or(Path::new("")).display(),
+            top_level(staging.path())
+        )));
+    }
+    let checked = check_tree(&data, listing)?;
+    staging
+        .finish()
+        .map_err(|e| Problem::Cache(format!("cannot rename into {}: {e}", target.display())))?;
+    Ok(if checked.is_empty() {
+        format!("{files} files extracted")
+    } else {
+        format!("{files} files extracted, {checked}")
+    })
 }
 
 /// `path` made absolute with `.` and `..` folded away, for messages telling where to put a
