@@ -2,12 +2,14 @@
 //!
 //! Data flow: [`spec`] (YAML text to a typed, validated spec with source locations) ->
 //! [`plan`] (graph IR with shapes, phases with trainable sets) -> `model` (Burn modules).
-//! Built-in architectures for `pretrained` nodes live in [`zoo`]. [`train`] runs a plan and
-//! writes its run folder ([`track`]); [`sweep`] runs many plans of one spec, and [`compare`]
-//! reads run folders back into tables and plots.
+//! Built-in architectures for `pretrained` nodes live in [`zoo`]; data and weights named by URL
+//! are downloaded by [`fetch`]. [`train`] runs a plan and writes its run folder ([`track`]);
+//! [`sweep`] runs many plans of one spec, and [`compare`] reads run folders back into tables
+//! and plots.
 
 pub mod compare;
 pub mod data;
+pub mod fetch;
 pub mod model;
 pub mod plan;
 pub mod spec;

@@ -1,7 +1,9 @@
 //! `runner data SPEC`: class counts per split, image sizes, skipped files, and a PNG contact
-//! sheet of sample images and augmented variants.
+//! sheet of sample images and augmented variants. Data missing here is downloaded first when the
+//! spec gives its `data.source`.
 
 use super::Failure;
+use runner::fetch::{self, Fetch};
 use runner::spec::{self, overrides::Override};
 use std::path::{Path, PathBuf};
 
@@ -9,6 +11,9 @@ use std::path::{Path, PathBuf};
 /// (default: `<spec name>-data.png` in the current folder).
 pub fn run(spec_path: &Path, out: Option<&Path>, overrides: &[Override]) -> Result<(), Failure> {
     let loaded = spec::load(spec_path, overrides).map_err(|r| Failure::InvalidSpec(vec![r]))?;
+    let loaded = fetch::resolve(&loaded, Fetch::Missing)
+        .map_err(|e| Failure::InvalidSpec(vec![loaded.report(vec![e.diagnostic(&loaded)])]))?
+        .spec;
     let out = out.map(Path::to_path_buf).unwrap_or_else(|| {
         let stem = spec_path
             .file_stem()

@@ -3,6 +3,7 @@
 mod compare;
 mod data;
 mod eval;
+mod fetch;
 mod predict;
 mod run;
 mod schema;
@@ -169,6 +170,17 @@ pub enum Command {
         #[arg(required = true)]
         images: Vec<PathBuf>,
     },
+    /// Download the spec's data and weights from their sources (`data.source`,
+    /// `weights_source`) into runner's cache, and check them and any local copies against
+    /// their checksums; nothing else. The cache is `$RUNNER_CACHE`, else `runner` in the
+    /// user's cache folder.
+    Fetch {
+        /// The spec file.
+        spec: PathBuf,
+        /// Override a spec value, e.g. `--set data.root=/data/pets` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        overrides: Vec<Override>,
+    },
     /// Write the spec's JSON Schema (generated from the code) for editors and CI.
     Schema {
         /// Where to write it.
@@ -317,6 +329,7 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             overrides,
         } => validate::run(&specs, layers, &overrides),
         Command::Schema { out, check } => schema::run(&out, check),
+        Command::Fetch { spec, overrides } => fetch::run(&spec, &overrides),
         Command::Data {
             spec,
             out,

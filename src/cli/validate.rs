@@ -1,7 +1,9 @@
 //! `runner validate`: load, plan and summarise specs; sweep files (those with `parameters:`)
-//! are checked as `runner sweep` would before running anything.
+//! are checked as `runner sweep` would before running anything. Nothing is downloaded: data
+//! and weights that a spec's sources would download are reported as a warning.
 
 use super::Failure;
+use runner::fetch::Fetch;
 use runner::plan::{self, summary};
 use runner::spec::{self, overrides::Override};
 use runner::sweep::{self, SweepError};
@@ -22,7 +24,7 @@ pub fn run(specs: &[PathBuf], layers: bool, overrides: &[Override]) -> Result<()
         }
         let planned = spec::load(path, overrides)
             .map_err(|r| vec![r])
-            .and_then(|loaded| plan::plan(&loaded));
+            .and_then(|loaded| plan::plan_with(&loaded, Fetch::Never));
         match planned {
             Ok(plan) => {
                 for warning in &plan.warnings {

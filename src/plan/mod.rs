@@ -8,6 +8,7 @@ pub mod select;
 pub mod shape;
 pub mod summary;
 
+use crate::fetch::{Fetch, Origin};
 use crate::spec::diagnostic::{Diagnostic, Report, Severity};
 use crate::spec::yaml::SourceMap;
 use crate::spec::{LoadedSpec, PhaseSpec};
@@ -107,8 +108,18 @@ pub struct Plan {
     pub warnings: Vec<Report>,
 }
 
-/// Resolves `loaded` into a plan, or reports every problem found.
+/// Resolves `loaded` into a plan, or reports every problem found. Data and weights that are
+/// missing but have a source in the spec are downloaded first (see [`crate::fetch`]).
 pub fn plan(loaded: &LoadedSpec) -> Result<Plan, Vec<Report>> {
+    plan_with(loaded, Fetch::Missing)
+}
+
+/// [`plan`], with sources resolved as `fetch` allows. With [`Fetch::Never`] nothing is
+/// downloaded, and data or weights not on disk yet are a warning saying how to fetch them.
+pub fn plan_with(loaded: &LoadedSpec, fetch: Fetch) -> Result<Plan, Vec<Report>> {
+    let resolved = crate::fetch::resolve(loaded, fetch)
+        .map_err(|e| vec![loaded.report(vec![e.diagnostic(loaded)])])?;
+    let loaded = &resolved.spec;
     let mut sources = Sources::default();
     sources.add(
         loaded.path.clone(),
@@ -116,8 +127,31 @@ pub fn plan(loaded: &LoadedSpec) -> Result<Plan, Vec<Report>> {
         loaded.source.clone(),
     );
     let mut found = Vec::new();
+    let missing: Vec<&crate::fetch::Item> = resolved
+        .items
+        .iter()
+        .filter(|i| i.origin == Origin::Missing)
+        .collect();
+    for item in &missing {
+        let d = Diagnostic::warning(
+            format!(
+                "the {} is not on this machine yet: `runner fetch {1}` or `runner run {1}` downloads it from {2}",
+                item.what,
+                loaded.path.display(),
+                item.url
+            ),
+            None,
+        )
+        .with_label("not downloaded yet")
+        .with_help(format!(
+            "it goes to {} (runner's cache; set RUNNER_CACHE to move it)",
+            item.path.display()
+        ));
+        found.push((0, located(&sources, 0, &item.pointer, d, false)));
+    }
+    let awaits = |prefix: &str| missing.iter().any(|i| i.pointer.starts_with(prefix));
     let data_root = loaded.resolve(&loaded.spec.data.root);
-    if !data_root.is_dir() {
+    if !data_root.is_dir() && !awaits("/data/") {
         let d = Diagnostic::error(format!("the data folder `{}` does not exist", data_root.display()), None)
             .with_label("folder not found")
             .with_help("paths are relative to the spec file's folder; point elsewhere with `--set data.root=PATH`");
@@ -127,6 +161,7 @@ pub fn plan(loaded: &LoadedSpec) -> Result<Plan, Vec<Report>> {
         if let crate::spec::NodeSpec::Pretrained(p) = node
             && let Some(weights) = &p.weights
             && !sources.resolve(weights).is_file()
+            && !awaits(&format!("/model/nodes/{i}/"))
         {
             let d = Diagnostic::error(format!("the weights file `{}` does not exist", sources.resolve(weights).display()), None)
                 .with_label("file not found")

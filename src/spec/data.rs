@@ -10,6 +10,7 @@
 //! several fields (for example `test_from_validation` together with `test_dir`) are checked
 //! by [`DataSpec::check`], which the data loader calls before reading any file.
 
+use super::source::DataSource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -23,6 +24,11 @@ pub struct DataSpec {
     /// layout). With `validation_split` it holds the class folders directly. Relative paths
     /// are resolved against the folder of the spec file.
     pub root: PathBuf,
+    /// Where to download the data when `root` does not exist: an archive URL and its
+    /// checksum(s). The archive is extracted into runner's cache and used instead of `root`
+    /// (`runner fetch SPEC` downloads it ahead of time). `root` is used whenever it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<DataSource>,
     /// Height and width, in pixels, every image is resized to: `[height, width]`.
     #[schemars(inner(range(min = 1, max = 4096)))]
     pub image_size: [u32; 2],
@@ -106,6 +112,7 @@ impl DataSpec {
     pub fn new(root: impl Into<PathBuf>, image_size: [u32; 2]) -> Self {
         DataSpec {
             root: root.into(),
+            source: None,
             image_size,
             batch_size: default_batch_size(),
             validation_split: None,
@@ -177,6 +184,9 @@ impl DataSpec {
         }
         for a in &self.augment {
             a.check()?;
+        }
+        if let Some(source) = &self.source {
+            source.check()?;
         }
         Ok(())
     }

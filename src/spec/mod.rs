@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod model;
 pub mod overrides;
 pub mod schema;
+pub mod source;
 pub mod train;
 pub mod yaml;
 

@@ -435,6 +435,11 @@ pub struct PretrainedNode {
     /// norm, `<layer>.running_mean` / `<layer>.running_var`.
     #[serde(default)]
     pub weights: Option<PathBuf>,
+    /// Where to download the weights file when `weights` is not given or does not exist: a
+    /// URL and the file's SHA-256. The file is kept in runner's cache and used instead of
+    /// `weights` (`runner fetch SPEC` downloads it ahead of time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_source: Option<super::source::FileSource>,
     /// Cut point: the base layer whose output this node gives (default: the graph's output).
     #[serde(default)]
     pub output: Option<String>,

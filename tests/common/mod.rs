@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod http_server;
 pub mod tensorboard;
 
 use runner::model::GraphModel;
