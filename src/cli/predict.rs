@@ -215,9 +215,8 @@ fn load_like_training(
 /// Decodes `path` as RGB, crops the centered square and resizes it to `h`x`w` (bilinear);
 /// returns CHW pixels in 0..255.
 pub fn load_image(path: &Path, h: usize, w: usize) -> Result<Vec<f32>, String> {
-    let image = image::open(path)
-        .map_err(|e| format!("cannot read image `{}`: {e}", path.display()))?
-        .to_rgb8();
+    let image = decode::decode_rgb(path)
+        .map_err(|e| format!("cannot read image `{}`: {e}", path.display()))?;
     let (iw, ih) = image.dimensions();
     let side = iw.min(ih);
     let (left, top) = ((iw - side) / 2, (ih - side) / 2);

@@ -118,6 +118,21 @@ pub fn plan(loaded: &LoadedSpec) -> Result<Plan, Vec<Report>> {
             .with_help("paths are relative to the spec file's folder; point elsewhere with `--set data.root=PATH`");
         found.push((0, located(&sources, 0, "/data/root", d, false)));
     }
+    if loaded.spec.data.validation_split.is_some() && crate::data::has_split_folders(&data_root) {
+        let d = Diagnostic::error(
+            format!(
+                "`validation_split` is set, but `{}` holds train/ and validation/ folders",
+                data_root.display()
+            ),
+            None,
+        )
+        .with_label("would read train/ and validation/ as two classes")
+        .with_help(
+            "remove `validation_split` to use these folders as the splits, or point `data.root` \
+             at a folder of class folders",
+        );
+        found.push((0, located(&sources, 0, "/data/validation_split", d, true)));
+    }
     for (i, node) in loaded.spec.model.nodes.iter().enumerate() {
         if let crate::spec::NodeSpec::Pretrained(p) = node
             && let Some(weights) = &p.weights
