@@ -225,6 +225,20 @@ fn a_byte_order_mark_is_skipped() {
 }
 
 #[test]
+fn an_image_output_with_categorical_loss_is_a_warning() {
+    let (dir, _) = workspace(&three_class_spec().replace("outputs: [logits]", "outputs: [conv]"));
+    let out = runner(dir.path(), &["validate", "spec.yaml"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "warning: spec.yaml:16:1: `conv` gives an image (8, 8, 4), not one unit per class"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn whole_numbers_written_as_floats_are_read() {
     let (dir, _) = workspace(&base_spec().replace("epochs: 1,", "epochs: 2.0,"));
     let out = runner(dir.path(), &["validate", "spec.yaml"]);

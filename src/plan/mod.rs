@@ -181,6 +181,8 @@ pub fn plan(loaded: &LoadedSpec) -> Result<Plan, Vec<Report>> {
 /// The loss, the label mode and the model's output must agree: binary cross-entropy takes
 /// binary labels and one output unit; categorical cross-entropy takes categorical labels and
 /// one unit per class (at least 2, exactly as many as `data.class_names` when it is given).
+/// An image output with categorical cross-entropy (a base cut at a layer, to inspect or run)
+/// is only a warning; `runner run` refuses it once the classes are known.
 fn check_loss_fits(
     loaded: &LoadedSpec,
     graph: &Graph,
@@ -221,36 +223,55 @@ fn check_loss_fits(
         return;
     }
     let output = &graph.nodes[graph.outputs[0]];
+    let units_help = "end the model with `op: dense, units: <number of classes>`; for two \
+                      classes with one unit, use `binary_crossentropy` and `label_mode: binary`";
     let problem = match (mode, output.shape, &data.class_names) {
         (LabelMode::Binary, graph::Shape::Vector(1), _) => None,
-        (LabelMode::Binary, shape, _) => Some((
-            format!(
-                "`binary_crossentropy` needs one output unit, but `{}` gives {shape}",
-                output.name
-            ),
-            "end the model with `op: dense, units: 1`".to_string(),
-        )),
+        (LabelMode::Binary, shape, _) => Some(
+            Diagnostic::error(
+                format!(
+                    "`binary_crossentropy` needs one output unit, but `{}` gives {shape}",
+                    output.name
+                ),
+                None,
+            )
+            .with_help("end the model with `op: dense, units: 1`"),
+        ),
         (LabelMode::Categorical, graph::Shape::Vector(n), Some(names)) if n == names.len() => None,
         (LabelMode::Categorical, graph::Shape::Vector(n), None) if n >= 2 => None,
+        // A feature extractor (a base cut at a layer) is a model to inspect or run, not to
+        // train: `runner run` refuses it once the classes are known.
+        (LabelMode::Categorical, shape @ graph::Shape::Image { .. }, _) => Some(
+            Diagnostic::warning(
+                format!(
+                    "`{}` gives an image {shape}, not one unit per class: this model cannot \
+                     be trained with `categorical_crossentropy`",
+                    output.name
+                ),
+                None,
+            )
+            .with_help(units_help),
+        ),
         (LabelMode::Categorical, shape, names) => {
             let wanted = names
                 .as_ref()
                 .map_or("one unit per class (at least 2)".to_string(), |n| {
                     format!("{} units, one per class of `data.class_names`", n.len())
                 });
-            Some((
-                format!(
-                    "`categorical_crossentropy` needs {wanted}, but `{}` gives {shape}",
-                    output.name
-                ),
-                "end the model with `op: dense, units: <number of classes>`; for two classes with one unit, use `binary_crossentropy` and `label_mode: binary`".to_string(),
-            ))
+            Some(
+                Diagnostic::error(
+                    format!(
+                        "`categorical_crossentropy` needs {wanted}, but `{}` gives {shape}",
+                        output.name
+                    ),
+                    None,
+                )
+                .with_help(units_help),
+            )
         }
     };
-    if let Some((message, help)) = problem {
-        let d = Diagnostic::error(message, None)
-            .with_label(format!("{} loss", mode_name(mode)))
-            .with_help(help);
+    if let Some(d) = problem {
+        let d = d.with_label(format!("{} loss", mode_name(mode)));
         found.push((0, located(sources, 0, "/loss", d, true)));
     }
 }
