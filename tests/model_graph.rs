@@ -7,9 +7,10 @@ use runner::model::{GraphModel, Layer};
 use runner::plan::{self, Plan};
 use std::path::Path;
 
-fn plan_of(dir: &Path, nodes: &str, outputs: &str) -> Plan {
+/// Plans `nodes` over `size` x `size` images (the input node must take them).
+fn plan_of(dir: &Path, size: usize, nodes: &str, outputs: &str) -> Plan {
     let text = format!(
-        "name: t\ndata: {{root: {}, image_size: [8, 8]}}\nmodel:\n  nodes:\n{nodes}  outputs: [{outputs}]\nloss: {{categorical_crossentropy: {{}}}}\nphases: [{{name: p, epochs: 1, optimizer: {{sgd: {{lr: 0.1}}}}}}]\n",
+        "name: t\ndata: {{root: {}, image_size: [{size}, {size}]}}\nmodel:\n  nodes:\n{nodes}  outputs: [{outputs}]\nloss: {{categorical_crossentropy: {{}}}}\nphases: [{{name: p, epochs: 1, optimizer: {{sgd: {{lr: 0.1}}}}}}]\n",
         dir.display()
     );
     let loaded = runner::spec::parse(&dir.join("t.yaml"), text, &[])
@@ -44,7 +45,7 @@ fn every_op_runs_with_the_planned_output_shape() {
     - {name: vbn, op: batch_norm, input: hidden}
     - {name: logits, op: dense, input: vbn, units: 5, activation: softmax}
 ";
-    let plan = plan_of(dir.path(), nodes, "logits");
+    let plan = plan_of(dir.path(), 15, nodes, "logits");
     let shape_of = |name: &str| {
         plan.graph.nodes[plan.graph.find(name).unwrap()]
             .shape
@@ -76,19 +77,20 @@ fn every_op_runs_with_the_planned_output_shape() {
 fn same_padding_puts_the_extra_row_and_column_at_the_bottom_right() {
     let dir = tempfile::tempdir().unwrap();
     let nodes = r"
-    - {name: image, op: input, shape: [4, 4, 1]}
+    - {name: image, op: input, shape: [4, 4, 3]}
     - {name: conv, op: conv2d, input: image, filters: 1, kernel_size: 3, strides: 2, padding: same, use_bias: false}
     - {name: flat, op: flatten, input: conv}
 ";
-    let plan = plan_of(dir.path(), nodes, "flat");
+    let plan = plan_of(dir.path(), 4, nodes, "flat");
     let device = Device::flex();
     let mut model = GraphModel::new(&plan.graph, &device);
     let Layer::Conv(conv) = &mut model.layers[0] else {
         panic!("first layer is the conv")
     };
-    conv.weight = Param::from_tensor(Tensor::ones([1, 1, 3, 3], &device));
+    conv.weight = Param::from_tensor(Tensor::ones([1, 3, 3, 3], &device));
+    // The same 4x4 plane in each of the 3 channels: the output is 3 window sums.
     let pixels: Vec<f32> = (1..=16).map(|v| v as f32).collect();
-    let input = Tensor::<4>::from_data(TensorData::new(pixels.clone(), [1, 1, 4, 4]), &device);
+    let input = Tensor::<4>::from_data(TensorData::new(pixels.repeat(3), [1, 3, 4, 4]), &device);
     let out: Vec<f32> = model
         .forward(input)
         .into_data()
@@ -100,7 +102,8 @@ fn same_padding_puts_the_extra_row_and_column_at_the_bottom_right() {
             .flat_map(|r| (c0..c0 + 3).map(move |c| (r, c)))
             .filter(|(r, c)| *r < 4 && *c < 4)
             .map(|(r, c)| pixels[r * 4 + c])
-            .sum()
+            .sum::<f32>()
+            * 3.0
     };
     assert_eq!(
         out,

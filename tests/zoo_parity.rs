@@ -128,11 +128,12 @@ fn cut_point_drops_the_classifier_and_reports_it_unused() {
             "arch: mobilenet_v2_1.0, weights: {}, output: Conv2d_18_1",
             weights.display()
         ),
-        "    - {name: pool, op: global_avg_pool, input: base}\n    - {name: head, op: dense, input: pool, units: 1}",
+        "    - {name: pool, op: global_avg_pool, input: base}\n    - {name: head, op: dense, input: pool, units: 2}",
         "head",
     )
     .unwrap();
-    assert_eq!(plan.graph.param_count(), 3_489_097 - 1_282_281 + 1_281);
+    // A two-class head (categorical cross-entropy needs one unit per class).
+    assert_eq!(plan.graph.param_count(), 3_489_097 - 1_282_281 + 2 * 1_281);
     let mut model = build(&plan);
     let reports = load_pretrained(&mut model, &plan, &device()).unwrap();
     assert_eq!(

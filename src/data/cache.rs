@@ -10,7 +10,8 @@
 //!
 //! Layout: 16-byte magic, then u64 LE count, u64 LE bytes per image, u64 LE length of a JSON
 //! list of per-file entries (original size, or the reason the file was skipped), the JSON,
-//! then `count * bytes per image` pixel bytes.
+//! then `count * bytes per image` pixel bytes. A file whose header does not match its size
+//! or the expected listing is ignored with a warning and written again.
 
 use super::decode::OriginalSize;
 use super::error::DataError;
@@ -54,7 +55,7 @@ pub(crate) fn file_name(
     h.update(method.as_bytes());
     h.update([0]);
     for f in files {
-        h.update(f.path.to_string_lossy().as_bytes());
+        h.update(f.path.as_os_str().as_encoded_bytes());
         h.update([0]);
         h.update(f.len.to_le_bytes());
         h.update(f.mtime_ns.to_le_bytes());
@@ -93,6 +94,17 @@ fn try_load(path: &Path, count: usize, per_image: usize) -> Result<Decoded, Stri
     if n != count || per != per_image {
         return Err(format!(
             "holds {n} images of {per} bytes, expected {count} of {per_image}"
+        ));
+    }
+    // Every length is checked against the file's size before anything is allocated: a
+    // damaged header must not ask for a huge buffer.
+    let file_len = f.metadata().map_err(|e| e.to_string())?.len();
+    let expected = (json_len as u64)
+        .checked_add((n as u64).saturating_mul(per as u64))
+        .and_then(|body| body.checked_add(head.len() as u64));
+    if expected != Some(file_len) {
+        return Err(format!(
+            "damaged: its header does not match its size ({file_len} bytes)"
         ));
     }
     let mut json = vec![0u8; json_len];
@@ -169,5 +181,28 @@ mod tests {
         assert!(load(&p, 3, 12).is_none());
         std::fs::write(&p, b"junk").unwrap();
         assert!(load(&p, 2, 12).is_none());
+    }
+
+    #[test]
+    fn a_damaged_length_field_is_refused_before_allocating() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.cache");
+        let d = Decoded {
+            pixels: vec![7; 24],
+            results: vec![Ok((3, 4)), Ok((5, 6))],
+        };
+        save(&p, &d, 12).unwrap();
+        let mut bytes = std::fs::read(&p).unwrap();
+        // The JSON length field (bytes 32..40) claims about 2^62 bytes.
+        bytes[39] = 0x40;
+        std::fs::write(&p, &bytes).unwrap();
+        let e = try_load(&p, 2, 12).err().unwrap();
+        assert!(e.contains("damaged"), "{e}");
+        assert!(load(&p, 2, 12).is_none());
+        // Truncated pixels are refused the same way.
+        save(&p, &d, 12).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() - 1]).unwrap();
+        assert!(try_load(&p, 2, 12).err().unwrap().contains("damaged"));
     }
 }

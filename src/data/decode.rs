@@ -9,6 +9,8 @@
 //!   kernel without antialiasing, like `tf.image.resize` as Keras calls it; `area` averages
 //!   the covered source pixels (box filter); `nearest` picks the nearest pixel.
 //! - A decoder panic is caught and reported as a skip reason, never propagated.
+//! - An image whose header claims more than [`MAX_PIXELS`] is skipped before anything is
+//!   allocated for it (decompression bombs), by both decoders.
 //! - JPEGs are decoded by libjpeg-turbo (see `turbo.rs` for why) when runner is built with
 //!   the `turbojpeg` feature (the default); PNGs, CMYK JPEGs and JPEGs libjpeg-turbo reports
 //!   a problem with go through the `image` crate (zune-jpeg, pure Rust), which also decides
@@ -74,6 +76,8 @@ pub fn decode_rgb_bytes(bytes: &[u8]) -> Result<image::RgbImage, String> {
         let mut decoder = ImageReader::with_format(Cursor::new(bytes), format)
             .into_decoder()
             .map_err(|e| format!("corrupt {name}: {e}"))?;
+        let (width, height) = decoder.dimensions();
+        check_size(width, height)?;
         let orientation = decoder
             .orientation()
             .unwrap_or(image::metadata::Orientation::NoTransforms);
@@ -90,6 +94,23 @@ pub fn decode_rgb_bytes(bytes: &[u8]) -> Result<image::RgbImage, String> {
         return Err("image has no pixels (0 wide or 0 high)".into());
     }
     Ok(img)
+}
+
+/// Most pixels (width x height, as a file's header states them) an image may have: 100
+/// megapixels, more than any camera photo. Decoding allocates for what the header claims, so a
+/// "decompression bomb" (a small file claiming, say, 60000 x 60000 pixels) would exhaust memory.
+pub const MAX_PIXELS: u64 = 100_000_000;
+
+/// Refuses, before decoding, an image whose header claims more than [`MAX_PIXELS`].
+pub(crate) fn check_size(width: u32, height: u32) -> Result<(), String> {
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(format!(
+            "the header claims {width}x{height} pixels, more than the limit of {} megapixels \
+             (a decompression bomb, or a picture far larger than training needs: downscale it)",
+            MAX_PIXELS / 1_000_000
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a JPEG has an end-of-image marker (FF D9) after its last start-of-scan marker

@@ -24,6 +24,21 @@ pub enum DataError {
         hint: String,
     },
 
+    /// `validation_split` on a root laid out in `train/` and `validation/` folders.
+    #[error(
+        "data.validation_split is set, but {root} holds train/ and validation/ folders, which \
+         it would read as two classes named \"train\" and \"validation\": remove \
+         data.validation_split to use these splits, or point data.root at a folder of class folders"
+    )]
+    SplitFoldersWithValidationSplit {
+        /// The data root.
+        root: PathBuf,
+    },
+
+    /// The decoded images cannot fit in memory.
+    #[error("{0}")]
+    TooLarge(String),
+
     /// A folder could not be listed.
     #[error("cannot read folder {path}: {source}: check that it exists and is readable")]
     ReadDir {

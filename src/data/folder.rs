@@ -3,10 +3,17 @@
 //! Classes come from the folder names of the training split, sorted (byte order, like Keras),
 //! or from `data.class_names`. Files are listed recursively and sorted by path, so the listing
 //! (and therefore labels, splits and shuffles) does not depend on the file system's order.
+//!
+//! Folder names are kept as the operating system gives them (`OsString`): a class folder whose
+//! name is not UTF-8 is read from its real path, and only shown with replacement characters.
+//! Symbolic links are followed, but a link back to a folder above it (a loop) is skipped with a
+//! warning, and a file reached twice (through two links) is counted once.
 
 use super::error::DataError;
 use super::{Skipped, SplitKind};
 use crate::spec::data::{DataSpec, LabelMode};
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 /// One candidate image file.
@@ -34,6 +41,12 @@ pub(crate) struct Listing {
 /// File name extensions that are decoded (case-insensitive).
 const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
 
+/// Whether `root` holds `train/` and `validation/` folders (the layout without
+/// `validation_split`).
+pub fn has_split_folders(root: &Path) -> bool {
+    root.join("train").is_dir() && root.join("validation").is_dir()
+}
+
 pub(crate) fn scan(spec: &DataSpec, base_dir: &Path) -> Result<Listing, DataError> {
     let root = base_dir.join(&spec.root);
     if !root.is_dir() {
@@ -46,6 +59,9 @@ pub(crate) fn scan(spec: &DataSpec, base_dir: &Path) -> Result<Listing, DataErro
     // (split, folder) pairs.
     let mut split_dirs: Vec<(SplitKind, PathBuf)> = Vec::new();
     if spec.validation_split.is_some() {
+        if has_split_folders(&root) {
+            return Err(DataError::SplitFoldersWithValidationSplit { root });
+        }
         split_dirs.push((SplitKind::Train, root.clone()));
     } else {
         for (kind, name) in [
@@ -87,10 +103,10 @@ pub(crate) fn scan(spec: &DataSpec, base_dir: &Path) -> Result<Listing, DataErro
             path: train_dir.clone(),
         });
     }
-    let class_names: Vec<String> = match &spec.class_names {
+    let classes: Vec<OsString> = match &spec.class_names {
         Some(names) => {
             for n in names {
-                if !train_folders.contains(n) {
+                if !train_folders.iter().any(|f| f == OsStr::new(n)) {
                     return Err(DataError::MissingFolder {
                         what: format!("class \"{n}\" (listed in data.class_names)"),
                         path: train_dir.join(n),
@@ -100,10 +116,14 @@ pub(crate) fn scan(spec: &DataSpec, base_dir: &Path) -> Result<Listing, DataErro
                     });
                 }
             }
-            names.clone()
+            names.iter().map(OsString::from).collect()
         }
         None => train_folders.clone(),
     };
+    let class_names: Vec<String> = classes
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
     if class_names.len() < 2 {
         return Err(DataError::TooFewClasses {
             found: class_names.len(),
@@ -128,7 +148,7 @@ pub(crate) fn scan(spec: &DataSpec, base_dir: &Path) -> Result<Listing, DataErro
             subfolders(dir)?
         };
         for f in &folders {
-            if !class_names.contains(f) {
+            if !classes.contains(f) {
                 if spec.class_names.is_some() {
                     tracing::warn!(
                         "ignoring folder {} (not listed in data.class_names)",
@@ -142,18 +162,16 @@ pub(crate) fn scan(spec: &DataSpec, base_dir: &Path) -> Result<Listing, DataErro
                 }
             }
         }
-        for (label, class) in class_names.iter().enumerate() {
+        for (label, class) in classes.iter().enumerate() {
             let class_dir = dir.join(class);
             if !folders.contains(class) {
                 return Err(DataError::ClassMissingInSplit {
-                    class: class.clone(),
+                    class: class_names[label].clone(),
                     split: kind.to_string(),
                     path: class_dir,
                 });
             }
-            let mut paths = Vec::new();
-            walk(&class_dir, &mut paths)?;
-            paths.sort();
+            let paths = walk(&class_dir, &mut skipped)?;
             for path in paths {
                 let ext = path
                     .extension()
@@ -214,16 +232,17 @@ fn layout_hint(spec: &DataSpec) -> String {
     }
 }
 
-/// Names of the non-hidden subfolders of `dir`, sorted.
-fn subfolders(dir: &Path) -> Result<Vec<String>, DataError> {
+/// Names of the non-hidden subfolders of `dir`, sorted (byte order), as the file system
+/// gives them.
+fn subfolders(dir: &Path) -> Result<Vec<OsString>, DataError> {
     let rd = std::fs::read_dir(dir).map_err(|source| DataError::ReadDir {
         path: dir.to_path_buf(),
         source,
     })?;
     let mut out = Vec::new();
     for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
+        let name = e.file_name();
+        if name.as_encoded_bytes().starts_with(b".") {
             continue;
         }
         if e.path().is_dir() {
@@ -234,19 +253,48 @@ fn subfolders(dir: &Path) -> Result<Vec<String>, DataError> {
     Ok(out)
 }
 
-/// All files under `dir`, recursively (following symbolic links to files and folders).
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DataError> {
-    let rd = std::fs::read_dir(dir).map_err(|source| DataError::ReadDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else {
-            out.push(p);
+/// All files under `dir`, recursively and sorted, following symbolic links. A link that loops
+/// back to a folder above it, or a subfolder that cannot be read, goes to `skipped` (with a
+/// warning later); a file reached through several links is listed once, under its first path.
+fn walk(dir: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<PathBuf>, DataError> {
+    let mut files = Vec::new();
+    let mut seen = HashSet::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) if e.depth() == 0 => {
+                return Err(DataError::ReadDir {
+                    path: dir.to_path_buf(),
+                    source: e
+                        .into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("unreadable")),
+                });
+            }
+            Err(e) => {
+                let path = e.path().unwrap_or(dir).to_path_buf();
+                let reason = match e.loop_ancestor() {
+                    Some(ancestor) => format!(
+                        "a symbolic link loop (back to {}); the folder is read once",
+                        ancestor.display()
+                    ),
+                    None => format!("cannot be read: {e}"),
+                };
+                skipped.push(Skipped { path, reason });
+                continue;
+            }
+        };
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let path = entry.into_path();
+        let identity = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if seen.insert(identity) {
+            files.push(path);
         }
     }
-    Ok(())
+    files.sort();
+    Ok(files)
 }

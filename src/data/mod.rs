@@ -33,6 +33,7 @@ mod turbo;
 
 pub use crate::spec::data::{Augmentation, DataSpec, FlipMode, Interpolation, LabelMode};
 pub use error::DataError;
+pub use folder::has_split_folders;
 pub use loader::{Batch, Batches};
 pub use report::{CacheStatus, DataReport, SizeStats, SplitCounts, report};
 
@@ -128,6 +129,18 @@ impl Dataset {
         }
         let size = spec.image_size;
         let per = size[0] as usize * size[1] as usize * 3;
+        crate::plan::memory::check_fits(
+            &format!(
+                "keeping the {} images decoded at {}x{} ({} bytes each)",
+                listing.files.len(),
+                size[0],
+                size[1],
+                per
+            ),
+            listing.files.len() as f64 * per as f64,
+            "lower data.image_size, or train on fewer images",
+        )
+        .map_err(DataError::TooLarge)?;
         let paths: Vec<PathBuf> = listing.files.iter().map(|f| f.path.clone()).collect();
 
         let cache_path = spec.cache_dir.as_ref().map(|d| {
@@ -213,7 +226,7 @@ impl Dataset {
                         "class \"{}\" has {n} usable image in {}: validation_split needs at \
                          least 2 per class (one for training, one for validation); add images",
                         listing.class_names[label],
-                        listing.root.join(&listing.class_names[label]).display()
+                        listing.class_dirs[label].2.display()
                     )));
                 }
                 let k = ((n as f64 * frac).round() as usize).clamp(1, n - 1);

@@ -48,8 +48,8 @@ pub fn like_training(
     Ok(chw)
 }
 
-/// Decodes `path` as RGB, crops the centered square and resizes it to `h`x`w` (bilinear, as
-/// PIL does for ImageNet evaluation).
+/// Decodes `path` as RGB (with the decoder's size limits and EXIF orientation), crops the
+/// centered square and resizes it to `h`x`w` (bilinear, as PIL does for ImageNet evaluation).
 pub fn center_crop(path: &Path, [h, w]: [usize; 2]) -> Result<Vec<f32>, ImageError> {
     let error = image_error(path);
     let image = image::open(path)

@@ -19,9 +19,11 @@
 //!   statically. A build with `--no-default-features` leaves all this out and decodes every
 //!   image with the `image` crate.
 //!
-//! What goes elsewhere: CMYK and YCCK JPEGs (libjpeg-turbo only gives CMYK pixels for them) and
-//! any JPEG libjpeg-turbo reports an error or a warning about (a warning means damaged data)
-//! are left to the `image` crate, which converts them or gives the reason for skipping them.
+//! What goes elsewhere: images whose header claims more pixels than
+//! [`super::decode::MAX_PIXELS`] (checked before anything is allocated), CMYK and YCCK JPEGs
+//! (libjpeg-turbo only gives CMYK pixels for them) and any JPEG libjpeg-turbo reports an error
+//! or a warning about (a warning means damaged data) are left to the `image` crate, which
+//! converts them or gives the reason for skipping them.
 
 use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat, ScalingFactor};
 
@@ -63,6 +65,8 @@ impl Turbo {
             u32::try_from(header.width).ok()?,
             u32::try_from(header.height).ok()?,
         );
+        // Too large to decode: the `image` crate path gives the reason.
+        super::decode::check_size(stored.0, stored.1).ok()?;
         let denom = match target {
             // Lossless JPEGs cannot be scaled.
             Some((tw, th)) if !header.is_lossless => {

@@ -140,6 +140,21 @@ pub fn build(model: &ModelSpec, sources: &mut Sources, found: &mut Found) -> Opt
             id
         })
         .collect();
+    if model.outputs.len() > 1 {
+        let d = Diagnostic::error(
+            format!(
+                "the model lists {} outputs, but runner supports one output (the logits the loss reads)",
+                model.outputs.len()
+            ),
+            None,
+        )
+        .with_label("second output")
+        .with_help(format!(
+            "keep one node in `outputs`, e.g. `outputs: [{}]`",
+            model.outputs[0]
+        ));
+        found.push((0, located(sources, 0, "/model/outputs/1", d, false)));
+    }
     if found.len() > before {
         return None;
     }
@@ -222,22 +237,8 @@ pub fn build(model: &ModelSpec, sources: &mut Sources, found: &mut Found) -> Opt
 }
 
 fn check_unique_names(model: &ModelSpec, sources: &Sources, found: &mut Found) {
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    for (i, node) in model.nodes.iter().enumerate() {
-        if let Some(first) = seen.insert(node.name(), i) {
-            let first_line = sources.files[0]
-                .map
-                .value_span(&format!("/model/nodes/{first}/name"))
-                .map_or(0, |s| s.start.line);
-            let d = Diagnostic::error(format!("duplicate node name `{}`", node.name()), None)
-                .with_label(format!("already used on line {first_line}"))
-                .with_help("give every node a unique name");
-            found.push((
-                0,
-                located(sources, 0, &format!("/model/nodes/{i}/name"), d, false),
-            ));
-        }
-    }
+    let names: Vec<&str> = model.nodes.iter().map(NodeSpec::name).collect();
+    super::duplicate_names(sources, "/model/nodes", "node", &names, found);
 }
 
 /// Reads each pretrained node's graph file; returns its file index and model by node name.
@@ -356,6 +357,21 @@ fn expand_base<'a>(
     found: &mut Found,
 ) -> Option<String> {
     let qualify = |layer: &str| format!("{}.{layer}", p.name);
+    if p.output.is_none() && base.outputs.len() > 1 {
+        let d = Diagnostic::error(
+            format!(
+                "the base `{}` has {} outputs ({}); say which one this node gives",
+                p.name,
+                base.outputs.len(),
+                base.outputs.join(", ")
+            ),
+            None,
+        )
+        .with_label("several outputs")
+        .with_help(format!("add `output: {}` to the node", base.outputs[0]));
+        found.push((0, located(sources, 0, &format!("{pointer}/name"), d, false)));
+        return None;
+    }
     let output = p.output.clone().unwrap_or_else(|| base.outputs[0].clone());
     if !base.nodes.iter().any(|n| n.name() == output) {
         let d = Diagnostic::error(

@@ -137,20 +137,23 @@ pub enum Op {
 }
 
 impl Op {
-    /// Number of parameters (running statistics of batch norm included, as Keras counts them).
+    /// Number of parameters (running statistics of batch norm included, as Keras counts them);
+    /// saturates instead of overflowing for sizes no machine could hold.
     pub fn param_count(&self) -> usize {
         match self {
-            Op::Conv(c) => {
-                c.kernel[0] * c.kernel[1] * (c.in_channels / c.groups) * c.out_channels
-                    + if c.bias { c.out_channels } else { 0 }
-            }
-            Op::BatchNorm { channels, .. } => 4 * channels,
+            Op::Conv(c) => (c.kernel[0] * c.kernel[1])
+                .saturating_mul(c.in_channels / c.groups)
+                .saturating_mul(c.out_channels)
+                .saturating_add(if c.bias { c.out_channels } else { 0 }),
+            Op::BatchNorm { channels, .. } => channels.saturating_mul(4),
             Op::Dense {
                 in_features,
                 units,
                 bias,
                 ..
-            } => in_features * units + if *bias { *units } else { 0 },
+            } => in_features
+                .saturating_mul(*units)
+                .saturating_add(if *bias { *units } else { 0 }),
             _ => 0,
         }
     }
@@ -200,6 +203,8 @@ impl Graph {
 
     /// Total parameters.
     pub fn param_count(&self) -> usize {
-        self.nodes.iter().map(|n| n.op.param_count()).sum()
+        self.nodes
+            .iter()
+            .fold(0, |sum, n| sum.saturating_add(n.op.param_count()))
     }
 }

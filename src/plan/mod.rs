@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod graph;
+pub mod memory;
 pub mod select;
 pub mod shape;
 pub mod summary;
@@ -55,16 +56,10 @@ pub(crate) fn located(
     sources: &Sources,
     file: usize,
     pointer: &str,
-    mut diagnostic: Diagnostic,
+    diagnostic: Diagnostic,
     key: bool,
 ) -> Diagnostic {
-    let map = &sources.files[file].map;
-    diagnostic.span = if key {
-        map.key_span(pointer)
-    } else {
-        map.value_span(pointer)
-    };
-    diagnostic
+    diagnostic.at(&sources.files[file].map, pointer, key)
 }
 
 /// What one phase trains.
@@ -157,6 +152,21 @@ pub fn plan_with(loaded: &LoadedSpec, fetch: Fetch) -> Result<Plan, Vec<Report>>
             .with_help("paths are relative to the spec file's folder; point elsewhere with `--set data.root=PATH`");
         found.push((0, located(&sources, 0, "/data/root", d, false)));
     }
+    if loaded.spec.data.validation_split.is_some() && crate::data::has_split_folders(&data_root) {
+        let d = Diagnostic::error(
+            format!(
+                "`validation_split` is set, but `{}` holds train/ and validation/ folders",
+                data_root.display()
+            ),
+            None,
+        )
+        .with_label("would read train/ and validation/ as two classes")
+        .with_help(
+            "remove `validation_split` to use these folders as the splits, or point `data.root` \
+             at a folder of class folders",
+        );
+        found.push((0, located(&sources, 0, "/data/validation_split", d, true)));
+    }
     for (i, node) in loaded.spec.model.nodes.iter().enumerate() {
         if let crate::spec::NodeSpec::Pretrained(p) = node
             && let Some(weights) = &p.weights
@@ -174,8 +184,11 @@ pub fn plan_with(loaded: &LoadedSpec, fetch: Fetch) -> Result<Plan, Vec<Report>>
     }
     let graph = build::build(&loaded.spec.model, &mut sources, &mut found);
     if let Some(graph) = &graph {
+        check_input_fits(loaded, graph, &sources, &mut found);
         check_loss_fits(loaded, graph, &sources, &mut found);
+        memory::check(loaded, graph, &sources, &mut found);
     }
+    check_phase_names(loaded, &sources, &mut found);
     check_phase_settings(loaded, &sources, &mut found);
     let phases = graph
         .as_ref()
@@ -200,37 +213,175 @@ pub fn plan_with(loaded: &LoadedSpec, fetch: Fetch) -> Result<Plan, Vec<Report>>
     }
 }
 
-/// Binary cross-entropy needs binary labels and a model with one output unit.
+/// The loss, the label mode and the model's output must agree: binary cross-entropy takes
+/// binary labels and one output unit; categorical cross-entropy takes categorical labels and
+/// one unit per class (at least 2, exactly as many as `data.class_names` when it is given).
+/// An image output with categorical cross-entropy (a base cut at a layer, to inspect or run)
+/// is only a warning; `runner run` refuses it once the classes are known.
 fn check_loss_fits(
     loaded: &LoadedSpec,
     graph: &Graph,
     sources: &Sources,
     found: &mut build::Found,
 ) {
-    if !matches!(
-        loaded.spec.loss,
-        crate::spec::LossSpec::BinaryCrossentropy(_)
-    ) {
-        return;
-    }
-    if loaded.spec.data.label_mode != crate::spec::data::LabelMode::Binary {
-        let d = Diagnostic::error("`binary_crossentropy` needs `data.label_mode: binary`", None)
-            .with_label("binary loss")
-            .with_help("add `label_mode: binary` under `data:` (one logit, label 0 or 1), or use `categorical_crossentropy`");
-        found.push((0, located(sources, 0, "/loss", d, true)));
-    }
-    let output = &graph.nodes[graph.outputs[0]];
-    if output.shape != graph::Shape::Vector(1) {
+    use crate::spec::data::LabelMode;
+    let data = &loaded.spec.data;
+    let (loss, mode, other_loss) = match loaded.spec.loss {
+        crate::spec::LossSpec::BinaryCrossentropy(_) => (
+            "binary_crossentropy",
+            LabelMode::Binary,
+            "categorical_crossentropy",
+        ),
+        crate::spec::LossSpec::CategoricalCrossentropy(_) => (
+            "categorical_crossentropy",
+            LabelMode::Categorical,
+            "binary_crossentropy",
+        ),
+    };
+    let mode_name = |m: LabelMode| match m {
+        LabelMode::Binary => "binary",
+        LabelMode::Categorical => "categorical",
+    };
+    if data.label_mode != mode {
         let d = Diagnostic::error(
-            format!(
-                "`binary_crossentropy` needs one output unit, but `{}` gives {}",
-                output.name, output.shape
-            ),
+            format!("`{loss}` needs `data.label_mode: {}`", mode_name(mode)),
             None,
         )
-        .with_label("binary loss")
-        .with_help("end the model with `op: dense, units: 1`");
+        .with_label(format!("{} loss", mode_name(mode)))
+        .with_help(match mode {
+            LabelMode::Binary => "add `label_mode: binary` under `data:` (one logit, label 0 or 1), or use `categorical_crossentropy`".to_string(),
+            LabelMode::Categorical => format!(
+                "set `label_mode: categorical` under `data:` (one logit per class), or use `{other_loss}`"
+            ),
+        });
         found.push((0, located(sources, 0, "/loss", d, true)));
+        return;
+    }
+    let output = &graph.nodes[graph.outputs[0]];
+    let units_help = "end the model with `op: dense, units: <number of classes>`; for two \
+                      classes with one unit, use `binary_crossentropy` and `label_mode: binary`";
+    let problem = match (mode, output.shape, &data.class_names) {
+        (LabelMode::Binary, graph::Shape::Vector(1), _) => None,
+        (LabelMode::Binary, shape, _) => Some(
+            Diagnostic::error(
+                format!(
+                    "`binary_crossentropy` needs one output unit, but `{}` gives {shape}",
+                    output.name
+                ),
+                None,
+            )
+            .with_help("end the model with `op: dense, units: 1`"),
+        ),
+        (LabelMode::Categorical, graph::Shape::Vector(n), Some(names)) if n == names.len() => None,
+        (LabelMode::Categorical, graph::Shape::Vector(n), None) if n >= 2 => None,
+        // A feature extractor (a base cut at a layer) is a model to inspect or run, not to
+        // train: `runner run` refuses it once the classes are known.
+        (LabelMode::Categorical, shape @ graph::Shape::Image { .. }, _) => Some(
+            Diagnostic::warning(
+                format!(
+                    "`{}` gives an image {shape}, not one unit per class: this model cannot \
+                     be trained with `categorical_crossentropy`",
+                    output.name
+                ),
+                None,
+            )
+            .with_help(units_help),
+        ),
+        (LabelMode::Categorical, shape, names) => {
+            let wanted = names
+                .as_ref()
+                .map_or("one unit per class (at least 2)".to_string(), |n| {
+                    format!("{} units, one per class of `data.class_names`", n.len())
+                });
+            Some(
+                Diagnostic::error(
+                    format!(
+                        "`categorical_crossentropy` needs {wanted}, but `{}` gives {shape}",
+                        output.name
+                    ),
+                    None,
+                )
+                .with_help(units_help),
+            )
+        }
+    };
+    if let Some(d) = problem {
+        let d = d.with_label(format!("{} loss", mode_name(mode)));
+        found.push((0, located(sources, 0, "/loss", d, true)));
+    }
+}
+
+/// The model's input must take the images the data section makes: `data.image_size` and 3
+/// channels (images are decoded to RGB).
+fn check_input_fits(
+    loaded: &LoadedSpec,
+    graph: &Graph,
+    sources: &Sources,
+    found: &mut build::Found,
+) {
+    let [h, w] = loaded.spec.data.image_size.map(|v| v as usize);
+    let expected = graph::Shape::Image { h, w, c: 3 };
+    let shape = graph.nodes[graph.input].shape;
+    if shape == expected {
+        return;
+    }
+    let Some(index) = loaded
+        .spec
+        .model
+        .nodes
+        .iter()
+        .position(|n| matches!(n, crate::spec::NodeSpec::Input(_)))
+    else {
+        return;
+    };
+    let d = Diagnostic::error(
+        format!(
+            "the input shape {shape} does not fit the data: images are {h}x{w} RGB \
+             (`data.image_size: [{h}, {w}]`, 3 channels)"
+        ),
+        None,
+    )
+    .with_label("input shape")
+    .with_help(format!(
+        "write `shape: [{h}, {w}, 3]`, or change `data.image_size` to the input's height and width"
+    ));
+    found.push((
+        0,
+        located(sources, 0, &format!("/model/nodes/{index}/shape"), d, false),
+    ));
+}
+
+/// Phase names are unique: they name phases in logs, TensorBoard tags and `--set phases.NAME`.
+fn check_phase_names(loaded: &LoadedSpec, sources: &Sources, found: &mut build::Found) {
+    let names: Vec<&str> = loaded.spec.phases.iter().map(|p| p.name.as_str()).collect();
+    duplicate_names(sources, "/phases", "phase", &names, found);
+}
+
+/// Reports every name of `names` (the items of the list at `list` in the spec) used before.
+pub(crate) fn duplicate_names(
+    sources: &Sources,
+    list: &str,
+    what: &str,
+    names: &[&str],
+    found: &mut build::Found,
+) {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, name) in names.iter().enumerate() {
+        let first = *seen.entry(name).or_insert(i);
+        if first == i {
+            continue;
+        }
+        let first_line = sources.files[0]
+            .map
+            .value_span(&format!("{list}/{first}/name"))
+            .map_or(0, |s| s.start.line);
+        let d = Diagnostic::error(format!("duplicate {what} name `{name}`"), None)
+            .with_label(format!("already used on line {first_line}"))
+            .with_help(format!("give every {what} a unique name"));
+        found.push((
+            0,
+            located(sources, 0, &format!("{list}/{i}/name"), d, false),
+        ));
     }
 }
 

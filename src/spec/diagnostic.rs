@@ -1,6 +1,7 @@
 //! Errors and warnings about a spec file, located at `file:line:column` and rendered
 //! rustc-style with the offending line and a marker (annotate-snippets, the renderer rustc uses).
 
+use super::yaml::SourceMap;
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,34 @@ impl Diagnostic {
             label: String::new(),
             help: None,
         }
+    }
+
+    /// Places the diagnostic at the value (or with `key`, the key) at `pointer` of `map`; a
+    /// value given by a `--set` override is reported as coming from that override.
+    pub fn at(mut self, map: &SourceMap, pointer: &str, key: bool) -> Self {
+        self.span = if key {
+            map.key_span(pointer)
+        } else {
+            map.value_span(pointer)
+        };
+        self.from_override_of(map, pointer)
+    }
+
+    /// When the value at `pointer` of `map` was given by a `--set` override, reports the
+    /// diagnostic as coming from that override instead of a place in the file.
+    pub fn from_override_of(self, map: &SourceMap, pointer: &str) -> Self {
+        match map.override_of(pointer) {
+            Some(o) => self.from_override(o),
+            None => self,
+        }
+    }
+
+    /// Reports the diagnostic as coming from the `--set` override `text` (`path=value`):
+    /// `--set path=value: message`, with no place in the file.
+    pub fn from_override(mut self, text: &str) -> Self {
+        self.message = format!("--set {text}: {}", self.message);
+        self.span = None;
+        self
     }
 
     /// A warning at `span`.

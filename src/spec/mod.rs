@@ -17,6 +17,7 @@ pub mod yaml;
 use diagnostic::{Diagnostic, Report};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -147,11 +148,13 @@ pub fn load(path: &Path, overrides: &[overrides::Override]) -> Result<LoadedSpec
 /// Reads a base graph file (the `model:` layout: `nodes` and `outputs`), as used by
 /// `pretrained` nodes; returns the graph, its text and its source map.
 pub fn load_model_file(path: &Path) -> Result<(ModelSpec, String, yaml::SourceMap), Report> {
-    let text = std::fs::read_to_string(path).map_err(|e| Report {
-        file: path.to_path_buf(),
-        text: String::new(),
-        diagnostics: vec![Diagnostic::error(e.to_string(), None)],
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map(yaml::strip_bom)
+        .map_err(|e| Report {
+            file: path.to_path_buf(),
+            text: String::new(),
+            diagnostics: vec![Diagnostic::error(e.to_string(), None)],
+        })?;
     let fail = |text: &String, diagnostics| Report {
         file: path.to_path_buf(),
         text: text.clone(),
@@ -162,6 +165,8 @@ pub fn load_model_file(path: &Path) -> Result<(ModelSpec, String, yaml::SourceMa
     if !diagnostics.is_empty() {
         return Err(fail(&text, diagnostics));
     }
+    let mut document = document;
+    integral_floats_to_integers(&mut document);
     let model = serde_json::from_value(document)
         .map_err(|e| fail(&text, vec![Diagnostic::error(e.to_string(), None)]))?;
     Ok((model, text, source))
@@ -173,6 +178,7 @@ pub fn parse(
     text: String,
     overrides: &[overrides::Override],
 ) -> Result<LoadedSpec, Report> {
+    let text = yaml::strip_bom(text);
     let (mut document, mut source) = match yaml::parse(&text) {
         Ok(parsed) => parsed,
         Err(diagnostic) => {
@@ -195,13 +201,14 @@ pub fn parse(
             ],
         });
     }
-    if let Err(message) = overrides::apply(&mut document, &mut source, overrides) {
+    if let Err(diagnostic) = overrides::apply(&mut document, &mut source, overrides) {
         return Err(Report {
             file: path.to_path_buf(),
             text,
-            diagnostics: vec![Diagnostic::error(message, None)],
+            diagnostics: vec![diagnostic],
         });
     }
+    integral_floats_to_integers(&mut document);
     let diagnostics = schema::validate_as(schema::Document::Experiment, &document, &source);
     if !diagnostics.is_empty() {
         return Err(Report {
@@ -223,5 +230,31 @@ pub fn parse(
             diagnostics: vec![Diagnostic::error(format!("the spec passed the schema but could not be read: {e}"), None)
                 .with_help("this is a bug in runner: the schema and the types disagree; please report it with the spec")],
         }),
+    }
+}
+
+/// Writes whole numbers written as floats (`epochs: 3.0`, `filters: 1e3`) as integers, as
+/// JSON Schema already counts them (`integer` accepts `3.0`), so that integer fields read them;
+/// float fields read integers as well. Values beyond the 64-bit range stay floats and are
+/// refused by the schema's bounds.
+fn integral_floats_to_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) {
+                let integer = if f < 0.0 && f >= i64::MIN as f64 {
+                    Some(serde_json::Number::from(f as i64))
+                } else if f >= 0.0 && f < u64::MAX as f64 {
+                    Some(serde_json::Number::from(f as u64))
+                } else {
+                    None
+                };
+                if let Some(i) = integer {
+                    *n = i;
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_to_integers),
+        _ => {}
     }
 }

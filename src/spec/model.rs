@@ -68,6 +68,7 @@ pub struct InputNode {
     /// Unique node name.
     pub name: String,
     /// `[height, width, channels]`; height and width may be `null` (any size) in a base's graph file.
+    #[schemars(inner(range(min = 1, max = 4096)))]
     pub shape: [Option<Dim>; 3],
 }
 
@@ -79,9 +80,9 @@ pub type Dim = std::num::NonZeroUsize;
 #[serde(untagged)]
 pub enum Size2 {
     /// Same for height and width.
-    Square(Dim),
+    Square(#[schemars(range(min = 1, max = 4096))] Dim),
     /// `[height, width]`.
-    Pair([Dim; 2]),
+    Pair(#[schemars(inner(range(min = 1, max = 4096)))] [Dim; 2]),
 }
 
 impl Size2 {
@@ -110,9 +111,9 @@ pub enum Padding {
     /// or `valid` (no padding).
     Mode(PaddingMode),
     /// The same number of zeros on every side.
-    Symmetric(usize),
+    Symmetric(#[schemars(range(max = 4096))] usize),
     /// `[top, bottom, left, right]`.
-    Explicit([usize; 4]),
+    Explicit(#[schemars(inner(range(max = 4096)))] [usize; 4]),
 }
 
 /// Named padding rules.
@@ -174,6 +175,7 @@ pub struct Conv2dNode {
     /// The node this one reads.
     pub input: String,
     /// Output channels.
+    #[schemars(range(min = 1, max = 65536))]
     pub filters: Dim,
     /// Window size.
     pub kernel_size: Size2,
@@ -188,6 +190,7 @@ pub struct Conv2dNode {
     pub dilation_rate: Size2,
     /// Channel groups; input and output channels must both divide by it.
     #[serde(default = "one_dim")]
+    #[schemars(range(min = 1, max = 65536))]
     pub groups: Dim,
     /// Whether the layer adds a bias.
     #[serde(default = "yes")]
@@ -222,6 +225,7 @@ pub struct DepthwiseConv2dNode {
     pub dilation_rate: Size2,
     /// Output channels per input channel.
     #[serde(default = "one_dim")]
+    #[schemars(range(min = 1, max = 1024))]
     pub depth_multiplier: Dim,
     /// Whether the layer adds a bias.
     #[serde(default = "yes")]
@@ -339,6 +343,7 @@ pub struct DenseNode {
     /// The node this one reads: a vector (pool or flatten an image first).
     pub input: String,
     /// Output features.
+    #[schemars(range(min = 1, max = 1048576))]
     pub units: Dim,
     /// Whether the layer adds a bias.
     #[serde(default = "yes")]

@@ -3,6 +3,7 @@
 //! Paths are dotted keys; list items are addressed by index or, for nodes and phases, by name:
 //! `data.root=/data/pets`, `model.nodes.drop.rate=0.3`, `phases.fine_tune.epochs=2`.
 
+use super::diagnostic::Diagnostic;
 use super::yaml::{self, SourceMap};
 use serde_json::Value;
 
@@ -29,15 +30,18 @@ impl std::str::FromStr for Override {
     }
 }
 
-/// Applies `overrides` to `document`; overridden values lose their source locations.
+/// Applies `overrides` to `document`; overridden values are recorded in `source` so that
+/// problems with them are reported as coming from `--set`.
 pub fn apply(
     document: &mut Value,
     source: &mut SourceMap,
     overrides: &[Override],
-) -> Result<(), String> {
+) -> Result<(), Diagnostic> {
     for o in overrides {
-        let value = parse_value(&o.value)
-            .map_err(|e| format!("--set {}: the value is not valid YAML: {e}", o.path))?;
+        let text = format!("{}={}", o.path, o.value);
+        let fail = |message: String| Diagnostic::error(message, None).from_override(&text);
+        let value =
+            parse_value(&o.value).map_err(|e| fail(format!("the value is not valid YAML: {e}")))?;
         let mut pointer = String::new();
         let mut target = &mut *document;
         let segments: Vec<&str> = o.path.split('.').collect();
@@ -50,8 +54,11 @@ pub fn apply(
                     if last {
                         map.insert(segment.to_string(), Value::Null);
                     }
-                    map.get_mut(*segment)
-                        .ok_or_else(|| format!("--set {}: there is no `{segment}` here", o.path))?
+                    let keys: Vec<String> = map.keys().cloned().collect();
+                    map.get_mut(*segment).ok_or_else(|| {
+                        fail(format!("there is no `{segment}` here"))
+                            .with_suggestion(segment, keys.iter().map(String::as_str))
+                    })?
                 }
                 Value::Array(items) => {
                     let index = segment
@@ -64,24 +71,22 @@ pub fn apply(
                         })
                         .filter(|i| *i < items.len())
                         .ok_or_else(|| {
-                            format!(
-                                "--set {}: no item `{segment}` (use an index or a node/phase name)",
-                                o.path
-                            )
+                            fail(format!(
+                                "no item `{segment}` (use an index or a node/phase name)"
+                            ))
                         })?;
                     pointer.push_str(&format!("/{index}"));
                     &mut items[index]
                 }
                 _ => {
-                    return Err(format!(
-                        "--set {}: `{segment}` is inside a value that is not a mapping or list",
-                        o.path
-                    ));
+                    return Err(fail(format!(
+                        "`{segment}` is inside a value that is not a mapping or list"
+                    )));
                 }
             };
         }
         *target = value;
-        source.forget(&pointer);
+        source.set_by_override(&pointer, text);
     }
     Ok(())
 }
@@ -111,10 +116,16 @@ mod tests {
             json!({"data": {"root": "/x"}, "model": {"nodes": [{"name": "drop", "rate": 0.5}]}})
         );
         let bad: Override = "model.nodes.nope.rate=1".parse().unwrap();
-        assert!(
-            apply(&mut doc, &mut map, &[bad])
-                .unwrap_err()
-                .contains("no item `nope`")
+        let err = apply(&mut doc, &mut map, &[bad]).unwrap_err();
+        assert_eq!(
+            err.message,
+            "--set model.nodes.nope.rate=1: no item `nope` (use an index or a node/phase name)"
         );
+        assert_eq!(err.span, None);
+        assert_eq!(
+            map.override_of("/model/nodes/0/rate"),
+            Some("model.nodes.drop.rate=0.5")
+        );
+        assert_eq!(map.override_of("/model/nodes/0"), None);
     }
 }

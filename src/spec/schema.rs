@@ -18,9 +18,30 @@ use std::sync::OnceLock;
 pub fn experiment_schema() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let schema = schemars::schema_for!(super::Spec);
+        let schema = schemars::generate::SchemaSettings::draft2020_12()
+            .with_transform(schemars::transform::RecursiveTransform(bound_integer))
+            .into_generator()
+            .into_root_schema_for::<super::Spec>();
         serde_json::to_value(schema).expect("a generated schema is valid JSON")
     })
+}
+
+/// Gives every integer field without declared bounds the bounds of its Rust type (from the
+/// `format` schemars writes), so that a number too large for the field (`epochs: 1e30`) is a
+/// located schema error rather than a failure to read a validated spec.
+fn bound_integer(schema: &mut schemars::Schema) {
+    let (min, max): (Value, Value) = match schema.get("format").and_then(Value::as_str) {
+        Some("uint32") => (0.into(), u32::MAX.into()),
+        Some("uint64" | "uint") => (0.into(), u64::MAX.into()),
+        Some("int32") => (i32::MIN.into(), i32::MAX.into()),
+        Some("int64" | "int") => (i64::MIN.into(), i64::MAX.into()),
+        _ => return,
+    };
+    for (key, bound) in [("minimum", min), ("maximum", max)] {
+        if schema.get(key).is_none() {
+            schema.insert(key.into(), bound);
+        }
+    }
 }
 
 /// The schema as pretty JSON with a trailing newline, exactly as committed.
@@ -150,13 +171,29 @@ fn explain(
     let diagnostic = match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
-            let allowed = allowed_properties(error.schema_path().as_str());
+            let object = object_schema(error.schema_path().as_str());
+            let allowed = allowed_properties(object);
+            // A lone unknown key next to a lone missing required key is most likely that key
+            // misspelt, however far apart the spellings (`learning_rate` for `lr`).
+            let missing: Vec<&str> = object
+                .and_then(|o| o.get("required"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter(|k| value_at(document, &path).is_some_and(|v| v.get(k).is_none()))
+                .collect();
+            let only_missing = match (unexpected.len(), missing.as_slice()) {
+                (1, [one]) => Some(*one),
+                _ => None,
+            };
             for key in unexpected {
                 let key_path = format!("{path}/{}", super::yaml::escape_pointer_segment(key));
-                let mut d =
-                    Diagnostic::error(format!("unknown key `{key}`"), source.key_span(&key_path))
-                        .with_label("not a setting here");
-                d = match did_you_mean(key, allowed.iter().map(String::as_str)) {
+                let mut d = Diagnostic::error(format!("unknown key `{key}`"), None)
+                    .with_label("not a setting here")
+                    .at(source, &key_path, true);
+                let guess = did_you_mean(key, allowed.iter().map(String::as_str)).or(only_missing);
+                d = match guess {
                     Some(best) => d.with_help(format!("did you mean `{best}`?")),
                     None if !allowed.is_empty() => {
                         d.with_help(format!("expected one of: {}", quote_list(&allowed)))
@@ -244,7 +281,7 @@ fn explain(
         .with_label("use letters, digits, `_`, `.` and `-`"),
         _ => Diagnostic::error(format!("`{field}`: {}", error.masked()), at_value),
     };
-    out.push(diagnostic);
+    out.push(diagnostic.from_override_of(source, &path));
 }
 
 fn range_error(
@@ -315,11 +352,12 @@ fn explain_union(
                 wrong.and_then(Value::as_str).unwrap_or_default(),
                 names.iter().map(String::as_str),
             );
-            out.push(if d == help_base {
+            let d = if d == help_base {
                 d.with_help(format!("known: {}", quote_list(&names)))
             } else {
                 d
-            });
+            };
+            out.push(d.from_override_of(source, &tag_path));
             return;
         }
         return explain_best(path, branches, &untagged, document, source, out);
@@ -365,7 +403,10 @@ fn explain_union(
                 source.key_span(&key_path),
             )
             .with_label(format!("expected one of: {}", quote_list(&variant_names)));
-            out.push(d.with_suggestion(&key, variant_names.iter().map(String::as_str)));
+            out.push(
+                d.with_suggestion(&key, variant_names.iter().map(String::as_str))
+                    .from_override_of(source, &key_path),
+            );
             return;
         }
         if !keyed.is_empty() {
@@ -404,7 +445,10 @@ fn explain_union(
             source.value_span(path),
         )
         .with_label(format!("expected {}", expected.join(" or ")));
-        out.push(d.with_suggestion(wrong, choices.iter().map(String::as_str)));
+        out.push(
+            d.with_suggestion(wrong, choices.iter().map(String::as_str))
+                .from_override_of(source, path),
+        );
         return;
     }
     explain_best(path, branches, &candidates, document, source, out);
@@ -437,14 +481,19 @@ fn required_names(branch: &[ValidationError<'static>], path: &str) -> Vec<String
         .collect()
 }
 
-/// The property names the schema allows at the object whose `additionalProperties` keyword is
-/// at `keyword_path` (a pointer into the root schema).
-fn allowed_properties(keyword_path: &str) -> Vec<String> {
+/// The schema of the object whose `additionalProperties` keyword is at `keyword_path` (a
+/// pointer into the root schema).
+fn object_schema(keyword_path: &str) -> Option<&'static Value> {
     let object_path = &keyword_path[..keyword_path.rfind('/').unwrap_or(0)];
     ROOT_SCHEMA
         .get()
         .unwrap_or(experiment_schema())
         .pointer(object_path)
+}
+
+/// The property names an object schema allows.
+fn allowed_properties(object: Option<&Value>) -> Vec<String> {
+    object
         .and_then(|s| s.get("properties"))
         .and_then(Value::as_object)
         .map(|p| p.keys().cloned().collect())

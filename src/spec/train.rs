@@ -72,7 +72,7 @@ pub struct PhaseSpec {
     #[schemars(regex(pattern = r"^[A-Za-z0-9_.-]+$"))]
     pub name: String,
     /// Passes over the training data; epoch numbers continue across phases.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 1000000))]
     pub epochs: u32,
     /// How parameters are updated.
     pub optimizer: OptimizerSpec,

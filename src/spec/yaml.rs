@@ -31,6 +31,8 @@ pub struct Location {
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
     locations: HashMap<String, Location>,
+    /// Values replaced by `--set`: their pointer and the override as written (`path=value`).
+    overrides: Vec<(String, String)>,
 }
 
 impl SourceMap {
@@ -52,6 +54,26 @@ impl SourceMap {
             .retain(|p, _| p != pointer && !p.starts_with(&prefix));
     }
 
+    /// Records that the value at `pointer` was replaced by the `--set` override `text`
+    /// (`path=value`); its old locations are dropped.
+    pub fn set_by_override(&mut self, pointer: &str, text: String) {
+        self.forget(pointer);
+        self.overrides.push((pointer.to_string(), text));
+    }
+
+    /// The `--set` override (`path=value`) that gave the value at `pointer`, if any: the last
+    /// one that replaced it or a value around it.
+    pub fn override_of(&self, pointer: &str) -> Option<&str> {
+        self.overrides
+            .iter()
+            .rev()
+            .find(|(p, _)| {
+                pointer == p
+                    || (pointer.starts_with(p.as_str()) && pointer[p.len()..].starts_with('/'))
+            })
+            .map(|(_, text)| text.as_str())
+    }
+
     /// The span of the value at `pointer` (or its closest located ancestor).
     pub fn value_span(&self, pointer: &str) -> Option<Span> {
         self.locate(pointer).map(|l| l.value)
@@ -66,6 +88,15 @@ impl SourceMap {
 /// Escapes one JSON-pointer segment (`~` and `/`).
 pub fn escape_pointer_segment(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// The text without a UTF-8 byte-order mark at its start (some editors write one; YAML
+/// allows it, but the parser would make it part of the first key).
+pub fn strip_bom(text: String) -> String {
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
 }
 
 /// Parses one YAML document into a JSON value and its source map.
@@ -246,6 +277,17 @@ impl<'a> Builder<'a> {
                             .with_label("a key that is a list or mapping"));
                         }
                     };
+                    if name == "<<" {
+                        return Err(Diagnostic::error(
+                            "YAML merge keys (`<<`) are not supported",
+                            Some(key_span),
+                        )
+                        .with_label("merge key")
+                        .with_help(
+                            "write the settings out in full; an alias (`*name`) can still stand \
+                             for a whole value",
+                        ));
+                    }
                     if let Some(first) = key_spans.get(&name) {
                         return Err(Diagnostic::error(
                             format!("duplicate key `{name}`"),
@@ -440,6 +482,19 @@ mod tests {
         }
         let err = parse(&text).unwrap_err();
         assert!(err.message.contains("more than"), "{}", err.message);
+    }
+
+    #[test]
+    fn rejects_merge_keys() {
+        let err = parse("a: &a {x: 1}\nb:\n  <<: *a\n  y: 2\n").unwrap_err();
+        assert_eq!(err.message, "YAML merge keys (`<<`) are not supported");
+        assert_eq!(err.span.unwrap().start, Pos { line: 3, col: 3 });
+    }
+
+    #[test]
+    fn strips_a_byte_order_mark() {
+        assert_eq!(strip_bom("\u{feff}a: 1\n".into()), "a: 1\n");
+        assert_eq!(strip_bom("a: 1\n".into()), "a: 1\n");
     }
 
     #[test]
