@@ -529,3 +529,42 @@ parameters:
         "{groups:?}"
     );
 }
+
+#[test]
+fn ctrl_c_stops_the_trials_with_checkpoints_and_the_same_command_goes_on() {
+    let dir = setup("spec: spec.yaml\nparameters:\n  model.nodes.drop.rate: [0.0]\n");
+    let args = ["sweep", "sweep.yaml", "--set", "phases.head.epochs=300"];
+    let child = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(dir.path())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let trial = dir.path().join("runs/sweep/001-rate=0");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::fs::read_to_string(trial.join("metrics.jsonl")).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(std::time::Instant::now() < deadline, "the trial never trained");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SIGINT to the sweep alone (its trials run in their own process group).
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(
+        text(&out).contains("run the same `runner sweep` command again"),
+        "{}",
+        text(&out)
+    );
+    assert!(trial.join("checkpoint.json").is_file());
+    assert!(!trial.join("summary.json").exists(), "stopped before its end");
+    let again = runner(dir.path(), &args);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(trial.join("summary.json").is_file());
+    let log = std::fs::read_to_string(trial.join("run.log")).unwrap();
+    assert!(log.contains("resuming"), "{log}");
+}

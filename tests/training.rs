@@ -602,3 +602,89 @@ fn an_unwritable_runs_folder_is_a_clear_error() {
     assert!(stderr.contains("choose another --runs DIR"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Starts `runner run spec.yaml` in `dir` with many epochs and waits until it trains.
+fn start_long_run(dir: &Path) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = runner_command(dir)
+        .args(["run", "spec.yaml", "--runs", "runs", "--set", "phases.tune.epochs=500"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    for line in stderr.lines() {
+        if line.unwrap().contains("epoch 1 (") {
+            return child;
+        }
+    }
+    panic!("the run never finished its first epoch");
+}
+
+#[test]
+fn a_second_run_of_a_live_run_says_it_is_in_progress_and_resume_cleans_temp_files() {
+    let dir = setup();
+    std::fs::write(dir.path().join("spec.yaml"), RESUMABLE).unwrap();
+    let mut first = start_long_run(dir.path());
+    let second = runner_command(dir.path())
+        .args(["run", "spec.yaml", "--runs", "runs", "--set", "phases.tune.epochs=500"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    first.kill().unwrap(); // kill -9: the run keeps its last checkpoint
+    first.wait().unwrap();
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("is in progress (process {}", first.id())),
+        "{stderr}"
+    );
+    let runs = dir.path().join("runs/resumable");
+    assert_eq!(std::fs::read_dir(&runs).unwrap().count(), 1, "no duplicate run");
+
+    // A temporary file of a write that kill -9 interrupted is removed on resume.
+    let run = only_run(&dir.path().join("runs"));
+    let stale = run.join(".checkpoint.json.tmp.4242.0");
+    std::fs::write(&stale, "half").unwrap();
+    let mut resumed = runner_command(dir.path())
+        .args(["resume", run.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = String::new();
+    {
+        use std::io::BufRead;
+        let stderr = std::io::BufReader::new(resumed.stderr.take().unwrap());
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            log.push_str(&line);
+            if line.contains("resuming") {
+                break;
+            }
+        }
+    }
+    resumed.kill().unwrap();
+    resumed.wait().unwrap();
+    assert!(!stale.exists(), "{log}");
+    assert!(log.contains("removed 1 unfinished temporary file"), "{log}");
+}
+
+#[test]
+fn eval_of_a_run_whose_data_moved_says_so_without_wrong_advice() {
+    let dir = setup();
+    let (run, _) = train(
+        dir.path(),
+        "  - {name: head, epochs: 1, freeze: [base], optimizer: {adam: {lr: 0.05}}}\n",
+    );
+    std::fs::rename(dir.path().join("images"), dir.path().join("moved")).unwrap();
+    let out = runner_command(dir.path())
+        .args(["eval", run.to_str().unwrap(), "--split", "validation"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot be reopened"), "{stderr}");
+    assert!(stderr.contains("resolved_spec.json:"), "located in the stored spec: {stderr}");
+    assert!(stderr.contains("move the files back"), "{stderr}");
+    assert!(!stderr.contains("--set"), "eval takes no --set: {stderr}");
+    assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
+}

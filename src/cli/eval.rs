@@ -21,8 +21,12 @@ pub fn run(run_dir: &Path, split: SplitKind) -> Result<(), Failure> {
         );
     }
     let spec = &plan.spec.spec;
-    let dataset = Dataset::load(&spec.data, plan.spec.base_dir(), spec.seed)
-        .map_err(|e| Failure::Other(e.to_string()))?;
+    let dataset = Dataset::load(&spec.data, plan.spec.base_dir(), spec.seed).map_err(|e| {
+        Failure::Other(format!(
+            "cannot load the data of the run in {}: {e}\n(eval reads the data the run was trained on, as named in its resolved_spec.json: put the data back where it was)",
+            run_dir.display()
+        ))
+    })?;
     if dataset.is_empty(split) {
         return Err(Failure::Other(format!(
             "the run's data has no {split} split; use --split validation (a test split comes from `data.test_from_validation` or `data.test_dir` in the spec)"

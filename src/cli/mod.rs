@@ -231,6 +231,9 @@ pub enum Failure {
     InvalidSpec(Vec<Report>),
     /// Ctrl-C stopped a run after writing a checkpoint in this folder (exit code 130).
     Interrupted(PathBuf),
+    /// Ctrl-C stopped a sweep (its trials wrote checkpoints); the message says how to go on
+    /// (exit code 130).
+    SweepInterrupted(String),
     /// Anything else (exit code 1).
     Other(String),
 }
@@ -240,7 +243,7 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::InvalidSpec(_) => 2,
-            Failure::Interrupted(_) => 130,
+            Failure::Interrupted(_) | Failure::SweepInterrupted(_) => 130,
             Failure::Other(_) => 1,
         }
     }
@@ -259,6 +262,7 @@ impl fmt::Display for Failure {
                 "interrupted: the run's checkpoint is in {0}; continue it with `runner resume {0}`",
                 dir.display()
             ),
+            Failure::SweepInterrupted(message) => write!(f, "interrupted: {message}"),
             Failure::Other(message) => write!(f, "error: {message}"),
         }
     }

@@ -49,7 +49,10 @@ pub fn run(args: &SweepArgs) -> Result<(), Failure> {
         };
         let ended = execute::run(&mut prepared, &execution).map_err(failure)?;
         if ended.interrupted {
-            return Err(Failure::Interrupted(prepared.dir.path().to_path_buf()));
+            return Err(Failure::SweepInterrupted(format!(
+                "the trials in flight wrote checkpoints in {}; run the same `runner sweep` command again to go on",
+                prepared.dir.path().display()
+            )));
         }
         print_table(&prepared)?;
         if ended.failed > 0 {

@@ -49,15 +49,21 @@ pub fn plan(run_dir: &Path) -> Result<Plan, RunError> {
     // The resolved spec is JSON (a subset of YAML) and was valid when the run started; its
     // relative paths are resolved against the original spec's folder. Errors are shown
     // against the stored file, whose lines they point at.
+    // `--set` advice does not apply: resume, eval and predict take no overrides.
     let stored_spec_error = |mut reports: Vec<spec::diagnostic::Report>| {
         for report in &mut reports {
             report.file.clone_from(&resolved_path);
+            for diagnostic in &mut report.diagnostics {
+                if diagnostic.help.as_deref().is_some_and(|h| h.contains("--set")) {
+                    diagnostic.help = None;
+                }
+            }
         }
         RunError::StoredSpec {
             dir: run_dir.to_path_buf(),
             rendered: reports
                 .iter()
-                .map(|r| r.render(false))
+                .map(|r| r.render(false).replacen("error: ", "", 1))
                 .collect::<Vec<_>>()
                 .join("\n"),
         }
