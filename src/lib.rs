@@ -4,8 +4,10 @@
 //! [`plan`] (graph IR with shapes, phases with trainable sets) -> `model` (Burn modules).
 //! Built-in architectures for `pretrained` nodes live in [`zoo`]. [`train`] runs a plan and
 //! writes its run folder ([`track`]); [`sweep`] runs many plans of one spec, and [`compare`]
-//! reads run folders back into tables and plots.
+//! reads run folders back into tables and plots; [`check`] holds runs to their spec's
+//! `checks:` and to baselines (regression checks for CI).
 
+pub mod check;
 pub mod compare;
 pub mod data;
 pub mod model;

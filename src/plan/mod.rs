@@ -142,6 +142,11 @@ pub fn plan(loaded: &LoadedSpec) -> Result<Plan, Vec<Report>> {
         check_loss_fits(loaded, graph, &sources, &mut found);
     }
     check_phase_settings(loaded, &sources, &mut found);
+    found.extend(
+        crate::check::names::unknown_metrics(loaded)
+            .into_iter()
+            .map(|d| (0, d)),
+    );
     let phases = graph
         .as_ref()
         .map(|g| plan_phases(g, &loaded.spec.phases, &sources, &mut found))
