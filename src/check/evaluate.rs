@@ -350,8 +350,14 @@ mod tests {
     #[case("test/accuracy", rule(Some(0.01), None), 0.90, 0.99, Verdict::Pass)]
     #[case("test/accuracy", rule(None, Some(0.02)), 0.90, 0.885, Verdict::Pass)]
     #[case("test/accuracy", rule(None, Some(0.02)), 0.90, 0.87, Verdict::Fail)]
-    #[case("test/accuracy", rule(Some(0.0), Some(0.05)), 0.90, 0.86, Verdict::Pass)]
-    #[case("test/accuracy", rule(None, None), 0.90, 0.8999, Verdict::Fail)]
+    #[case(
+        "test/accuracy",
+        rule(Some(0.0), Some(0.05)),
+        0.90,
+        0.86,
+        Verdict::Pass
+    )]
+    #[case("test/accuracy", CheckRule { baseline: Some("b.json".into()), ..rule(None, None) }, 0.90, 0.8999, Verdict::Fail)]
     // Loss (lower is better): rises fail.
     #[case("validation/loss", rule(Some(0.01), None), 0.40, 0.42, Verdict::Fail)]
     #[case("validation/loss", rule(Some(0.01), None), 0.40, 0.30, Verdict::Pass)]
@@ -369,14 +375,21 @@ mod tests {
         #[case] verdict: Verdict,
     ) {
         let b = baseline(metric, stat(base, 0.0, 1));
-        let r = row("", metric, &rule, Some(stat(current, 0.0, 1)), Ok(Some(&b)), 2.0);
+        let r = row(
+            "",
+            metric,
+            &rule,
+            Some(stat(current, 0.0, 1)),
+            Ok(Some(&b)),
+            2.0,
+        );
         assert_eq!(r.verdict, verdict, "{r:?}");
     }
 
     #[rstest]
     // Drop 0.05 > tolerance 0.01; seed std 0.02: fails only beyond k std.
-    #[case(2.0, 0.02, Verdict::Warn)]
-    #[case(2.0, 0.01, Verdict::Fail)]
+    #[case(2.0, 0.03, Verdict::Warn)]
+    #[case(2.0, 0.02, Verdict::Fail)]
     #[case(3.0, 0.02, Verdict::Warn)]
     #[case(1.0, 0.02, Verdict::Fail)]
     fn replicates_fail_beyond_tolerance_and_k_std(
@@ -386,7 +399,14 @@ mod tests {
     ) {
         let b = baseline("test/accuracy", stat(0.90, std, 3));
         let current = Some(stat(0.85, std, 3));
-        let r = row("g", "test/accuracy", &rule(Some(0.01), None), current, Ok(Some(&b)), sigmas);
+        let r = row(
+            "g",
+            "test/accuracy",
+            &rule(Some(0.01), None),
+            current,
+            Ok(Some(&b)),
+            sigmas,
+        );
         assert_eq!(r.verdict, verdict, "{r:?}");
     }
 
@@ -400,8 +420,18 @@ mod tests {
         let no_baseline = row("", "test/accuracy", &cmp, current, Ok(None), 2.0);
         assert_eq!(no_baseline.verdict, Verdict::Missing);
         assert!(no_baseline.note.contains("--baseline"));
-        let bad = row("", "test/accuracy", &cmp, current, Err("unreadable".into()), 2.0);
-        assert_eq!((bad.verdict, bad.note.as_str()), (Verdict::Missing, "unreadable"));
+        let bad = row(
+            "",
+            "test/accuracy",
+            &cmp,
+            current,
+            Err("unreadable".into()),
+            2.0,
+        );
+        assert_eq!(
+            (bad.verdict, bad.note.as_str()),
+            (Verdict::Missing, "unreadable")
+        );
         let absent = row("", "test/accuracy", &cmp, None, Ok(Some(&b)), 2.0);
         assert_eq!(absent.verdict, Verdict::Missing);
     }
@@ -424,7 +454,10 @@ mod tests {
                 .collect(),
             warnings: vec![],
         };
-        assert_eq!(make(&[Verdict::Pass, Verdict::New, Verdict::Warn]).exit_code(), 0);
+        assert_eq!(
+            make(&[Verdict::Pass, Verdict::New, Verdict::Warn]).exit_code(),
+            0
+        );
         assert_eq!(make(&[Verdict::Pass, Verdict::Fail]).exit_code(), 1);
         assert_eq!(make(&[Verdict::Fail, Verdict::Missing]).exit_code(), 2);
     }

@@ -47,7 +47,10 @@ fn table(outcome: &Outcome, verdict: impl Fn(Verdict) -> String) -> Table {
                     stat(r.baseline),
                     stat(r.current),
                     signed(r.change(), ""),
-                    signed(r.relative_change().map(|x| x * 100.0), "%"),
+                    signed(
+                        r.relative_change().map(|x| (x * 10_000.0).round() / 100.0),
+                        "%",
+                    ),
                     Cell::Text(r.tolerance.clone()),
                     Cell::Text(verdict(r.verdict)),
                     Cell::Text(r.note.clone()),

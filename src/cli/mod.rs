@@ -280,7 +280,7 @@ impl fmt::Display for Failure {
                 "interrupted: the run's checkpoint is in {0}; continue it with `runner resume {0}`",
                 dir.display()
             ),
-            Failure::Regressed(headline) => write!(f, "{headline}"),
+            Failure::Regressed(message) => write!(f, "error: {message}"),
             Failure::NotChecked(message) => write!(f, "error: cannot check: {message}"),
             Failure::Other(message) => write!(f, "error: {message}"),
         }
