@@ -5,8 +5,10 @@
 //! Built-in architectures for `pretrained` nodes live in [`zoo`]; data and weights named by URL
 //! are downloaded by [`fetch`]. [`train`] runs a plan and writes its run folder ([`track`]);
 //! [`sweep`] runs many plans of one spec, and [`compare`] reads run folders back into tables
-//! and plots.
+//! and plots;
+//! [`check`] holds runs to their spec's `checks:` and to baselines (regression checks for CI).
 
+pub mod check;
 pub mod compare;
 pub mod data;
 pub mod fetch;

@@ -10,28 +10,6 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// `split/class/i.png`: dark (0..100) and bright (150..255) 8x8 images.
-fn make_images(root: &Path) {
-    let mut state = 11u32;
-    let mut next = move || {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        (state >> 16) as u8
-    };
-    for (split, count) in [("train", 16), ("validation", 8)] {
-        for (class, low) in [("bright", 150u8), ("dark", 0u8)] {
-            let dir = root.join(split).join(class);
-            std::fs::create_dir_all(&dir).unwrap();
-            for i in 0..count {
-                let img = image::RgbImage::from_fn(8, 8, |_, _| {
-                    let v = low + next() % 100;
-                    image::Rgb([v, v, v])
-                });
-                img.save(dir.join(format!("{i}.png"))).unwrap();
-            }
-        }
-    }
-}
-
 const SPEC: &str = "name: tiny
 seed: 5
 data: {root: images, image_size: [8, 8], batch_size: 8, label_mode: binary}
@@ -52,7 +30,7 @@ phases:
 /// A folder with the images, `spec.yaml` and `sweep.yaml` (`sweep` is its text).
 fn setup(sweep: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    make_images(&dir.path().join("images"));
+    common::make_images(&dir.path().join("images"));
     std::fs::write(dir.path().join("spec.yaml"), SPEC).unwrap();
     std::fs::write(dir.path().join("sweep.yaml"), sweep).unwrap();
     dir
@@ -543,8 +521,12 @@ fn ctrl_c_stops_the_trials_with_checkpoints_and_the_same_command_goes_on() {
         .unwrap();
     let trial = dir.path().join("runs/sweep/001-rate=0");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while std::fs::read_to_string(trial.join("metrics.jsonl")).map_or(0, |t| t.lines().count()) < 2 {
-        assert!(std::time::Instant::now() < deadline, "the trial never trained");
+    while std::fs::read_to_string(trial.join("metrics.jsonl")).map_or(0, |t| t.lines().count()) < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the trial never trained"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     // SIGINT to the sweep alone (its trials run in their own process group).
@@ -561,7 +543,10 @@ fn ctrl_c_stops_the_trials_with_checkpoints_and_the_same_command_goes_on() {
         text(&out)
     );
     assert!(trial.join("checkpoint.json").is_file());
-    assert!(!trial.join("summary.json").exists(), "stopped before its end");
+    assert!(
+        !trial.join("summary.json").exists(),
+        "stopped before its end"
+    );
     let again = runner(dir.path(), &args);
     assert!(again.status.success(), "{}", text(&again));
     assert!(trial.join("summary.json").is_file());

@@ -607,7 +607,14 @@ fn an_unwritable_runs_folder_is_a_clear_error() {
 fn start_long_run(dir: &Path) -> std::process::Child {
     use std::io::BufRead;
     let mut child = runner_command(dir)
-        .args(["run", "spec.yaml", "--runs", "runs", "--set", "phases.tune.epochs=500"])
+        .args([
+            "run",
+            "spec.yaml",
+            "--runs",
+            "runs",
+            "--set",
+            "phases.tune.epochs=500",
+        ])
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -627,7 +634,14 @@ fn a_second_run_of_a_live_run_says_it_is_in_progress_and_resume_cleans_temp_file
     std::fs::write(dir.path().join("spec.yaml"), RESUMABLE).unwrap();
     let mut first = start_long_run(dir.path());
     let second = runner_command(dir.path())
-        .args(["run", "spec.yaml", "--runs", "runs", "--set", "phases.tune.epochs=500"])
+        .args([
+            "run",
+            "spec.yaml",
+            "--runs",
+            "runs",
+            "--set",
+            "phases.tune.epochs=500",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
@@ -639,7 +653,11 @@ fn a_second_run_of_a_live_run_says_it_is_in_progress_and_resume_cleans_temp_file
         "{stderr}"
     );
     let runs = dir.path().join("runs/resumable");
-    assert_eq!(std::fs::read_dir(&runs).unwrap().count(), 1, "no duplicate run");
+    assert_eq!(
+        std::fs::read_dir(&runs).unwrap().count(),
+        1,
+        "no duplicate run"
+    );
 
     // A temporary file of a write that kill -9 interrupted is removed on resume.
     let run = only_run(&dir.path().join("runs"));
@@ -683,7 +701,10 @@ fn eval_of_a_run_whose_data_moved_says_so_without_wrong_advice() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot be reopened"), "{stderr}");
-    assert!(stderr.contains("resolved_spec.json:"), "located in the stored spec: {stderr}");
+    assert!(
+        stderr.contains("resolved_spec.json:"),
+        "located in the stored spec: {stderr}"
+    );
     assert!(stderr.contains("move the files back"), "{stderr}");
     assert!(!stderr.contains("--set"), "eval takes no --set: {stderr}");
     assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");

@@ -1,5 +1,7 @@
 //! Subcommands and their arguments; each subcommand lives in its own module.
 
+mod baseline;
+mod check;
 mod compare;
 mod data;
 mod eval;
@@ -73,6 +75,32 @@ pub enum Command {
         /// An extra TensorBoard HParam, `NAME=JSON` (a sweep's parameter).
         #[arg(long = "hparam", hide = true, value_name = "NAME=JSON")]
         hparams: Vec<String>,
+        /// Then check the run like `runner check` (exit 1 when a check fails, 2 when one
+        /// cannot be evaluated).
+        #[arg(long)]
+        check: bool,
+        /// Options of the check (with `--check`).
+        #[command(flatten)]
+        check_args: check::CheckArgs,
+    },
+    /// Check a run or sweep against its spec's `checks:` (thresholds, baselines within
+    /// tolerances); exit 0 when all pass, 1 when one regressed, 2 when one could not be
+    /// evaluated.
+    Check {
+        /// The run folder (or sweep folder: seed replicates are compared by their mean).
+        run: PathBuf,
+        /// Options of the check.
+        #[command(flatten)]
+        args: check::CheckArgs,
+    },
+    /// Write a baseline file for `runner check` from a finished run or sweep: its metrics,
+    /// spec hash, data listing hash, runner and Burn versions, device.
+    Baseline {
+        /// The run folder (or sweep folder).
+        run: PathBuf,
+        /// Where to write it (default: print it).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Run a sweep: many runs of one spec with values varied (grid, random or TPE), several
     /// at a time; running it again resumes it (finished trials are skipped, interrupted ones
@@ -234,6 +262,10 @@ pub enum Failure {
     /// Ctrl-C stopped a sweep (its trials wrote checkpoints); the message says how to go on
     /// (exit code 130).
     SweepInterrupted(String),
+    /// A check failed: a regression (exit code 1; the report is already printed).
+    Regressed(String),
+    /// A check could not be evaluated: missing run, metric or baseline (exit code 2).
+    NotChecked(String),
     /// Anything else (exit code 1).
     Other(String),
 }
@@ -244,7 +276,8 @@ impl Failure {
         match self {
             Failure::InvalidSpec(_) => 2,
             Failure::Interrupted(_) | Failure::SweepInterrupted(_) => 130,
-            Failure::Other(_) => 1,
+            Failure::Regressed(_) | Failure::Other(_) => 1,
+            Failure::NotChecked(_) => 2,
         }
     }
 }
@@ -263,6 +296,8 @@ impl fmt::Display for Failure {
                 dir.display()
             ),
             Failure::SweepInterrupted(message) => write!(f, "interrupted: {message}"),
+            Failure::Regressed(message) => write!(f, "error: {message}"),
+            Failure::NotChecked(message) => write!(f, "error: cannot check: {message}"),
             Failure::Other(message) => write!(f, "error: {message}"),
         }
     }
@@ -281,6 +316,8 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             run_dir,
             group,
             hparams,
+            check,
+            check_args,
         } => run::run(
             &run::RunArgs {
                 spec: &spec,
@@ -292,9 +329,12 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
                 run_dir: run_dir.as_deref(),
                 group,
                 hparams: &hparams,
+                check: check.then_some(&check_args),
             },
             quiet,
         ),
+        Command::Check { run, args } => check::run(&run, &args),
+        Command::Baseline { run, out } => baseline::run(&run, out.as_deref()),
         Command::Sweep {
             file,
             runs,

@@ -8,7 +8,7 @@ use runner::spec::{self, overrides::Override};
 use runner::track::tensorboard::HParamValue;
 use runner::train::{self, Interrupter, Outcome, RunOptions};
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What `runner run` was asked.
 pub struct RunArgs<'a> {
@@ -30,6 +30,8 @@ pub struct RunArgs<'a> {
     pub group: String,
     /// Extra TensorBoard HParams, `NAME=JSON`.
     pub hparams: &'a [String],
+    /// Check the run afterwards (`--check`) with these options.
+    pub check: Option<&'a super::check::CheckArgs>,
 }
 
 fn options(runs: &Path, again: bool, histograms: bool, quiet: bool) -> RunOptions {
@@ -95,7 +97,11 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<(), Failure> {
     } else {
         train::run(&plan, &options)
     };
-    report(outcome.map_err(|e| Failure::Other(e.to_string()))?)
+    let dir = report(outcome.map_err(|e| Failure::Other(e.to_string()))?)?;
+    match args.check {
+        Some(check) => super::check::run(&dir, check),
+        None => Ok(()),
+    }
 }
 
 /// Continues the run in `run_dir` from its last checkpoint.
@@ -105,17 +111,19 @@ pub fn resume(run_dir: &Path, histograms: bool, quiet: bool) -> Result<(), Failu
         .and_then(Path::parent)
         .unwrap_or(Path::new("."));
     let options = options(runs, false, histograms, quiet);
-    report(train::resume(run_dir, &options).map_err(|e| Failure::Other(e.to_string()))?)
+    report(train::resume(run_dir, &options).map_err(|e| Failure::Other(e.to_string()))?)?;
+    Ok(())
 }
 
-fn report(outcome: Outcome) -> Result<(), Failure> {
+/// Prints the outcome; the run folder of a finished run.
+fn report(outcome: Outcome) -> Result<PathBuf, Failure> {
     match outcome {
         Outcome::AlreadyDone(dir) => {
             println!(
                 "{} is a finished run (use `runner run --again SPEC` to run it again, `runner eval {0}` to evaluate it)",
                 dir.display()
             );
-            Ok(())
+            Ok(dir)
         }
         Outcome::Finished { dir, summary } => {
             println!(
@@ -123,7 +131,7 @@ fn report(outcome: Outcome) -> Result<(), Failure> {
                 serde_json::to_string_pretty(&summary).unwrap_or_default()
             );
             println!("run folder: {}", dir.display());
-            Ok(())
+            Ok(dir)
         }
         Outcome::Interrupted(dir) => Err(Failure::Interrupted(dir)),
     }

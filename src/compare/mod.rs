@@ -435,15 +435,14 @@ fn spread(values: impl Iterator<Item = Option<f64>>) -> Cell {
     match (all.len(), present.len()) {
         (_, 0) => Cell::Empty,
         (1, 1) => Cell::Number(present[0]),
-        (_, n) => {
-            let mean = present.iter().sum::<f64>() / n as f64;
-            let std = if n > 1 {
-                (present.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-            } else {
-                0.0
-            };
-            Cell::Spread { mean, std, n }
-        }
+        _ => match crate::check::measure::Stat::of(&present) {
+            Some(s) => Cell::Spread {
+                mean: s.mean,
+                std: s.std,
+                n: s.n,
+            },
+            None => Cell::Empty,
+        },
     }
 }
 

@@ -190,6 +190,11 @@ pub fn plan_with(loaded: &LoadedSpec, fetch: Fetch) -> Result<Plan, Vec<Report>>
     }
     check_phase_names(loaded, &sources, &mut found);
     check_phase_settings(loaded, &sources, &mut found);
+    found.extend(
+        crate::check::names::unknown_metrics(loaded)
+            .into_iter()
+            .map(|d| (0, d)),
+    );
     let phases = graph
         .as_ref()
         .map(|g| plan_phases(g, &loaded.spec.phases, &sources, &mut found))

@@ -5,6 +5,7 @@
 //! types ([`schema`]), then typed deserialization. Graph-level checks (unknown inputs, cycles,
 //! shapes) belong to the planner, which reuses the same source map.
 
+pub mod checks;
 pub mod data;
 pub mod diagnostic;
 pub mod model;
@@ -52,17 +53,12 @@ pub struct Spec {
     /// them out; `runner run` needs at least one.
     #[serde(default)]
     pub phases: Vec<PhaseSpec>,
-    /// Regression thresholds on final metrics, e.g. `{val_accuracy: ">= 0.95"}`.
+    /// Regression checks on the final metrics, by metric name (`test/accuracy`,
+    /// `validation/loss`, ...): `">= 0.95"` or `{baseline: FILE, max_drop: 0.01}` (see
+    /// [`checks`]); `runner check RUN` evaluates them.
     #[serde(default)]
-    pub checks: BTreeMap<String, Threshold>,
+    pub checks: BTreeMap<String, checks::CheckSpec>,
 }
-
-/// A comparison against a number, e.g. `>= 0.95`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(transparent)]
-pub struct Threshold(
-    #[schemars(regex(pattern = r"^\s*(>=|<=|>|<)\s*-?[0-9]+(\.[0-9]+)?\s*$"))] pub String,
-);
 
 fn default_seed() -> u64 {
     42

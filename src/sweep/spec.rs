@@ -270,7 +270,7 @@ fn check_rules(loaded: &LoadedSweep) -> Vec<Diagnostic> {
             }
             Domain::Distribution(Distribution::Uniform([low, high]))
             | Domain::Distribution(Distribution::LogUniform([low, high]))
-                if !(low < high) =>
+                if low >= high =>
             {
                 found.push(error(format!(
                     "the range of `{path}` is empty: {low} is not below {high}"
@@ -289,15 +289,15 @@ fn check_rules(loaded: &LoadedSweep) -> Vec<Diagnostic> {
                     "the range of `{path}` is empty: {low} is above {high}"
                 )));
             }
-            Domain::Distribution(d) if sweep.method == Method::Grid => {
-                if !matches!(d, Distribution::Choice(_) | Distribution::Int(_)) {
-                    found.push(
-                        error(format!(
-                            "a grid needs listed values, but `{path}` is a continuous range"
-                        ))
-                        .with_help("list the values (`[1.0e-4, 1.0e-3]`), or use `method: random` or `method: tpe`"),
-                    );
-                }
+            Domain::Distribution(Distribution::Uniform(_) | Distribution::LogUniform(_))
+                if sweep.method == Method::Grid =>
+            {
+                found.push(
+                    error(format!(
+                        "a grid needs listed values, but `{path}` is a continuous range"
+                    ))
+                    .with_help("list the values (`[1.0e-4, 1.0e-3]`), or use `method: random` or `method: tpe`"),
+                );
             }
             _ => {}
         }

@@ -31,6 +31,13 @@ pub fn write_origin(run: &RunDir, spec_file: &Path) -> Result<(), std::io::Error
 
 /// The plan of the run in `run_dir`.
 pub fn plan(run_dir: &Path) -> Result<Plan, RunError> {
+    let loaded = loaded_spec(run_dir)?;
+    plan::plan(&loaded).map_err(|reports| stored_spec_error(run_dir, reports))
+}
+
+/// The spec the run in `run_dir` was started with (its resolved spec, relative paths
+/// resolved against the original spec's folder), not planned: its data and weights may be gone.
+pub fn loaded_spec(run_dir: &Path) -> Result<spec::LoadedSpec, RunError> {
     let run = RunDir::new(run_dir);
     let not_a_run = |reason: String| RunError::NotARun {
         dir: run_dir.to_path_buf(),
@@ -47,30 +54,36 @@ pub fn plan(run_dir: &Path) -> Result<Plan, RunError> {
     let text = std::fs::read_to_string(&resolved_path)
         .map_err(|e| not_a_run(format!("cannot read {}: {e}", resolved_path.display())))?;
     // The resolved spec is JSON (a subset of YAML) and was valid when the run started; its
-    // relative paths are resolved against the original spec's folder. Errors are shown
-    // against the stored file, whose lines they point at.
-    // `--set` advice does not apply: resume, eval and predict take no overrides.
-    let stored_spec_error = |mut reports: Vec<spec::diagnostic::Report>| {
-        for report in &mut reports {
-            report.file.clone_from(&resolved_path);
-            for diagnostic in &mut report.diagnostics {
-                if diagnostic.help.as_deref().is_some_and(|h| h.contains("--set")) {
-                    diagnostic.help = None;
-                }
+    // relative paths are resolved against the original spec's folder.
+    spec::parse(&origin.spec_file, text, &[]).map_err(|r| stored_spec_error(run_dir, vec![r]))
+}
+
+/// Spec errors of a stored run, shown against the stored file, whose lines they point at;
+/// `--set` advice is left out (resume, eval and predict take no overrides).
+fn stored_spec_error(run_dir: &Path, mut reports: Vec<spec::diagnostic::Report>) -> RunError {
+    for report in &mut reports {
+        report.file = RunDir::new(run_dir).resolved_spec_file();
+        for diagnostic in &mut report.diagnostics {
+            if diagnostic
+                .help
+                .as_deref()
+                .is_some_and(|h| h.contains("--set"))
+            {
+                diagnostic.help = None;
             }
         }
-        RunError::StoredSpec {
-            dir: run_dir.to_path_buf(),
-            rendered: reports
-                .iter()
-                .map(|r| r.render(false).replacen("error: ", "", 1))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        }
-    };
-    let loaded =
-        spec::parse(&origin.spec_file, text, &[]).map_err(|r| stored_spec_error(vec![r]))?;
-    plan::plan(&loaded).map_err(stored_spec_error)
+    }
+    RunError::StoredSpec {
+        dir: run_dir.to_path_buf(),
+        rendered: reports
+            .iter()
+            .map(|r| r.render(false).replacen("error: ", "", 1))
+            .collect::<Vec<_>>()
+            .join(
+                "
+",
+            ),
+    }
 }
 
 /// The model of the latest checkpoint of `run_dir` (the final model once the run finished),

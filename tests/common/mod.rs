@@ -85,3 +85,25 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
+
+/// `split/class/i.png`: dark (0..100) and bright (150..255) 8x8 images.
+pub fn make_images(root: &Path) {
+    let mut state = 11u32;
+    let mut next = move || {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        (state >> 16) as u8
+    };
+    for (split, count) in [("train", 16), ("validation", 8)] {
+        for (class, low) in [("bright", 150u8), ("dark", 0u8)] {
+            let dir = root.join(split).join(class);
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..count {
+                let img = image::RgbImage::from_fn(8, 8, |_, _| {
+                    let v = low + next() % 100;
+                    image::Rgb([v, v, v])
+                });
+                img.save(dir.join(format!("{i}.png"))).unwrap();
+            }
+        }
+    }
+}
