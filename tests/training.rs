@@ -625,7 +625,8 @@ fn start_long_run(dir: &Path) -> std::process::Child {
             return child;
         }
     }
-    panic!("the run never finished its first epoch");
+    let status = child.wait().unwrap();
+    panic!("the run never finished its first epoch ({status})");
 }
 
 #[test]
