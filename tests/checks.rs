@@ -6,10 +6,11 @@
 
 mod common;
 
+use common::{runner, text};
+
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
 use rstest::rstest;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const SPEC: &str = "name: tiny
 seed: 5
@@ -33,23 +34,6 @@ fn setup(checks: &str) -> tempfile::TempDir {
     common::make_images(&dir.path().join("images"));
     std::fs::write(dir.path().join("spec.yaml"), format!("{SPEC}{checks}")).unwrap();
     dir
-}
-
-fn runner(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_runner"))
-        .current_dir(dir)
-        .env_remove("RUNNER_LOG")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Runs the spec (with `overrides`) and returns its run folder.

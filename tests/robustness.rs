@@ -4,22 +4,15 @@
 //! is skipped with a warning or refused with a clear error; `--set` mistakes name the override.
 //! Everything goes through the real binary and its exit codes.
 
+mod common;
+
+use common::runner;
 use rstest::rstest;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// Runs `runner ARGS` in `dir`.
-fn runner(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_runner"))
-        .current_dir(dir)
-        .env_remove("RUNNER_LOG")
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn stderr(out: &Output) -> String {

@@ -6,9 +6,11 @@
 
 mod common;
 
+use common::{runner, text};
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 const SPEC: &str = "name: tiny
 seed: 5
@@ -34,23 +36,6 @@ fn setup(sweep: &str) -> tempfile::TempDir {
     std::fs::write(dir.path().join("spec.yaml"), SPEC).unwrap();
     std::fs::write(dir.path().join("sweep.yaml"), sweep).unwrap();
     dir
-}
-
-fn runner(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_runner"))
-        .current_dir(dir)
-        .env_remove("RUNNER_LOG")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn trial_folders(sweep: &Path) -> Vec<String> {

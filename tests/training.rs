@@ -603,18 +603,21 @@ fn an_unwritable_runs_folder_is_a_clear_error() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// `runner run` of [`RESUMABLE`] with many epochs.
+const LONG_RUN: [&str; 6] = [
+    "run",
+    "spec.yaml",
+    "--runs",
+    "runs",
+    "--set",
+    "phases.tune.epochs=500",
+];
+
 /// Starts `runner run spec.yaml` in `dir` with many epochs and waits until it trains.
 fn start_long_run(dir: &Path) -> std::process::Child {
     use std::io::BufRead;
     let mut child = runner_command(dir)
-        .args([
-            "run",
-            "spec.yaml",
-            "--runs",
-            "runs",
-            "--set",
-            "phases.tune.epochs=500",
-        ])
+        .args(LONG_RUN)
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -634,17 +637,7 @@ fn a_second_run_of_a_live_run_says_it_is_in_progress_and_resume_cleans_temp_file
     let dir = setup();
     std::fs::write(dir.path().join("spec.yaml"), RESUMABLE).unwrap();
     let mut first = start_long_run(dir.path());
-    let second = runner_command(dir.path())
-        .args([
-            "run",
-            "spec.yaml",
-            "--runs",
-            "runs",
-            "--set",
-            "phases.tune.epochs=500",
-        ])
-        .output()
-        .unwrap();
+    let second = runner_command(dir.path()).args(LONG_RUN).output().unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
     first.kill().unwrap(); // kill -9: the run keeps its last checkpoint
     first.wait().unwrap();

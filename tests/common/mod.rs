@@ -107,3 +107,22 @@ pub fn make_images(root: &Path) {
         }
     }
 }
+
+/// Runs the `runner` binary with `args` in `dir` and waits for it.
+pub fn runner(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(dir)
+        .env_remove("RUNNER_LOG")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// What a finished command printed, stdout then stderr.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

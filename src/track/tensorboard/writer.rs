@@ -414,16 +414,7 @@ impl EventWriter {
                     ..Default::default()
                 })
                 .collect(),
-            metric_infos: metric_tags
-                .iter()
-                .map(|tag| MetricInfo {
-                    name: Some(MetricName {
-                        group: String::new(),
-                        tag: (*tag).to_owned(),
-                    }),
-                    ..Default::default()
-                })
-                .collect(),
+            metric_infos: metric_infos(metric_tags),
             ..Default::default()
         };
         self.write_hparams_data(
@@ -485,16 +476,7 @@ impl EventWriter {
                     }
                 })
                 .collect(),
-            metric_infos: metric_tags
-                .iter()
-                .map(|tag| MetricInfo {
-                    name: Some(MetricName {
-                        group: String::new(),
-                        tag: (*tag).to_owned(),
-                    }),
-                    ..Default::default()
-                })
-                .collect(),
+            metric_infos: metric_infos(metric_tags),
             ..Default::default()
         };
         self.write_hparams_data(
@@ -552,6 +534,19 @@ fn plugin_metadata(plugin_name: &str, content: Vec<u8>) -> SummaryMetadata {
         }),
         ..Default::default()
     }
+}
+
+/// The HParams metric declarations of scalar `tags`.
+fn metric_infos(tags: &[&str]) -> Vec<MetricInfo> {
+    tags.iter()
+        .map(|tag| MetricInfo {
+            name: Some(MetricName {
+                group: String::new(),
+                tag: (*tag).to_owned(),
+            }),
+            ..Default::default()
+        })
+        .collect()
 }
 
 fn hparam_to_proto(v: &HParamValue) -> proto::Value {
