@@ -603,17 +603,18 @@ fn an_unwritable_runs_folder_is_a_clear_error() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-/// `runner run` of [`RESUMABLE`] with many epochs.
+/// `runner run` of [`RESUMABLE`] with more epochs than any machine finishes during a test.
 const LONG_RUN: [&str; 6] = [
     "run",
     "spec.yaml",
     "--runs",
     "runs",
     "--set",
-    "phases.tune.epochs=500",
+    "phases.tune.epochs=1000000",
 ];
 
 /// Starts `runner run spec.yaml` in `dir` with many epochs and waits until it trains.
+/// Its log goes on being read in the background, so the run never writes to a closed pipe.
 fn start_long_run(dir: &Path) -> std::process::Child {
     use std::io::BufRead;
     let mut child = runner_command(dir)
@@ -622,9 +623,10 @@ fn start_long_run(dir: &Path) -> std::process::Child {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    for line in stderr.lines() {
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
         if line.unwrap().contains("epoch 1 (") {
+            std::thread::spawn(move || lines.for_each(drop));
             return child;
         }
     }
