@@ -496,7 +496,7 @@ parameters:
 #[test]
 fn ctrl_c_stops_the_trials_with_checkpoints_and_the_same_command_goes_on() {
     let dir = setup("spec: spec.yaml\nparameters:\n  model.nodes.drop.rate: [0.0]\n");
-    let args = ["sweep", "sweep.yaml", "--set", "phases.head.epochs=300"];
+    let args = ["sweep", "sweep.yaml", "--set", "phases.head.epochs=2000"];
     let child = Command::new(env!("CARGO_BIN_EXE_runner"))
         .current_dir(dir.path())
         .args(args)
