@@ -207,6 +207,67 @@ fn frozen_base_stays_bit_identical_and_accuracy_rises() {
     assert!(matches!(again, Outcome::AlreadyDone(d) if d == run));
 }
 
+/// Runs the two phases of a feature-extraction-then-fine-tuning spec with the frozen-prefix
+/// cache on or off; the metrics without timings, the final weights and the run log.
+fn two_phase_run(
+    dir: &Path,
+    augment: bool,
+    frozen_cache: bool,
+) -> (Vec<serde_json::Value>, BTreeMap<String, Vec<u8>>, String) {
+    let runs = dir.join(format!("runs-{augment}-{frozen_cache}"));
+    let mut spec = spec(
+        &dir.join("images"),
+        "  - {name: head, epochs: 2, freeze: [base], optimizer: {adam: {lr: 0.05}}}
+  - {name: tune, epochs: 2, unfreeze: [base.c2..], batchnorm: inference, optimizer: {sgd: {lr: 0.01}}}
+",
+    );
+    if augment {
+        spec = spec.replace(
+            "label_mode: binary}",
+            "label_mode: binary, augment: [{flip: horizontal}]}",
+        );
+    }
+    std::fs::write(dir.join("spec.yaml"), spec).unwrap();
+    let mut args = vec!["run", "spec.yaml", "--runs", runs.to_str().unwrap()];
+    if !frozen_cache {
+        args.push("--no-frozen-cache");
+    }
+    run_ok(dir, &args);
+    let run = std::fs::read_dir(runs.join("tiny"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    (
+        without_timings(metrics_lines(&run)),
+        tensors(&run.join("model.safetensors")),
+        std::fs::read_to_string(run.join("run.log")).unwrap(),
+    )
+}
+
+#[test]
+fn storing_the_frozen_prefix_changes_no_number() {
+    let dir = setup();
+    for augment in [false, true] {
+        let (metrics, weights, log) = two_phase_run(dir.path(), augment, true);
+        let (metrics_recomputed, weights_recomputed, log_recomputed) =
+            two_phase_run(dir.path(), augment, false);
+        assert_eq!(metrics, metrics_recomputed, "augment: {augment}");
+        assert!(weights == weights_recomputed, "augment: {augment}");
+        let stored = if augment {
+            "frozen prefix computed once for 24 validation (4 value(s) of `pool` per image"
+        } else {
+            "frozen prefix computed once for 24 validation and 48 train (4 value(s) of `pool` per image"
+        };
+        assert!(log.contains(stored), "{log}");
+        assert!(
+            !log_recomputed.contains("frozen prefix"),
+            "{log_recomputed}"
+        );
+    }
+}
+
 #[test]
 fn fine_tuning_from_a_layer_trains_exactly_that_part_with_batchnorm_in_inference() {
     let dir = setup();

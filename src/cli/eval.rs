@@ -32,7 +32,7 @@ pub fn run(run_dir: &Path, split: SplitKind) -> Result<(), Failure> {
             "the run's data has no {split} split; use --split validation (a test split comes from `data.test_from_validation` or `data.test_dir` in the spec)"
         )));
     }
-    let result = evaluate(&model, &dataset, split, &spec.loss, &device).map_err(other)?;
+    let result = evaluate(&model, &dataset, split, &spec.loss, &device, None).map_err(other)?;
     println!(
         "{} ({} images): {}",
         split,

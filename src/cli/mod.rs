@@ -63,6 +63,10 @@ pub enum Command {
         /// Write a histogram of every parameter to TensorBoard after each epoch.
         #[arg(long)]
         histograms: bool,
+        /// Run a phase's frozen base on every epoch instead of storing its outputs once (the
+        /// results are the same; for checking that, or to save memory).
+        #[arg(long)]
+        no_frozen_cache: bool,
         /// Override a spec value, e.g. `--set phases.fine_tune.epochs=2` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
@@ -312,6 +316,7 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             again,
             resume,
             histograms,
+            no_frozen_cache,
             overrides,
             run_dir,
             group,
@@ -325,6 +330,7 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
                 again,
                 resume,
                 histograms,
+                frozen_cache: !no_frozen_cache,
                 overrides: &overrides,
                 run_dir: run_dir.as_deref(),
                 group,

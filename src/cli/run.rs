@@ -22,6 +22,8 @@ pub struct RunArgs<'a> {
     pub resume: bool,
     /// Weight histograms in TensorBoard.
     pub histograms: bool,
+    /// Store frozen-prefix outputs once per phase (off: `--no-frozen-cache`).
+    pub frozen_cache: bool,
     /// `--set` overrides.
     pub overrides: &'a [Override],
     /// Run in this folder (a sweep's trial).
@@ -90,6 +92,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<(), Failure> {
             .filter_map(|h| h.split_once('='))
             .map(|(name, value)| (name.to_string(), HParamValue::from_json(value)))
             .collect(),
+        frozen_cache: args.frozen_cache,
         ..options(args.runs, args.again, args.histograms, quiet)
     };
     let outcome = if args.resume {

@@ -113,6 +113,27 @@ impl Dataset {
         }
     }
 
+    /// The image ids and labels of the batches of one epoch of a split, from batch `first`
+    /// on, in the order [`Dataset::batches_from`] yields them, without preparing any pixels.
+    pub fn batch_labels(
+        &self,
+        split: SplitKind,
+        epoch: u64,
+        first: usize,
+    ) -> Vec<(Vec<usize>, Vec<u32>)> {
+        let items = self.items(split);
+        self.order(split, epoch)
+            .chunks(self.batch_size())
+            .skip(first)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .map(|&p| (items[p].image, items[p].label))
+                    .unzip()
+            })
+            .collect()
+    }
+
     /// Builds the batch of the given item positions of a split (no prefetching).
     pub fn make_batch(&self, split: SplitKind, epoch: u64, positions: &[usize]) -> Batch {
         let [h, w] = self.image_size();

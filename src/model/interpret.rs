@@ -2,7 +2,7 @@
 //! tensor after its last reader.
 
 use super::{GraphModel, Layer};
-use crate::plan::graph::{Op, Pads};
+use crate::plan::graph::{Graph, Op, Pads};
 use crate::spec::model::ActivationFn;
 use burn::module::Module;
 use burn::tensor::Tensor;
@@ -12,8 +12,10 @@ use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions, PadMode};
 
 /// A value flowing along an edge: an NCHW image batch or an `[batch, features]` matrix.
 #[derive(Clone, Debug)]
-enum Value {
+pub enum Value {
+    /// NCHW images or feature maps.
     Image(Tensor<4>),
+    /// `[batch, features]`.
     Vector(Tensor<2>),
 }
 
@@ -25,7 +27,8 @@ impl Value {
         }
     }
 
-    fn map(
+    /// Applies `image` or `vector` to the tensor, by kind.
+    pub fn map(
         self,
         image: impl FnOnce(Tensor<4>) -> Tensor<4>,
         vector: impl FnOnce(Tensor<2>) -> Tensor<2>,
@@ -65,7 +68,12 @@ fn pad_pairs([top, bottom, left, right]: Pads) -> [(usize, usize); 2] {
 /// Runs `model` on `images`; returns its first output.
 pub fn run(model: &GraphModel, images: Tensor<4>) -> Tensor<2> {
     let everything = vec![true; model.graph().nodes.len()];
-    let values = evaluate_nodes(model, images, &everything, vec![None; everything.len()]);
+    let values = evaluate_nodes(
+        model,
+        Some(images),
+        &everything,
+        vec![None; everything.len()],
+    );
     output(model, values)
 }
 
@@ -83,19 +91,57 @@ pub fn run_with_constant_prefix(
     if constant.iter().all(|c| !c) || constant[graph.outputs[0]] {
         return run(model, images);
     }
-    let inference = model.valid();
-    let count = graph.nodes.len();
-    let mut values = evaluate_nodes(
-        &inference,
-        images.clone().inner(),
-        constant,
-        vec![None; count],
-    );
-    for value in values.iter_mut().flatten() {
-        *value = value.clone().map(Tensor::autodiff, Tensor::autodiff);
+    let known = run_prefix(&model.valid(), constant, images.inner())
+        .into_iter()
+        .map(|(node, value)| (node, value.map(Tensor::autodiff, Tensor::autodiff)))
+        .collect();
+    run_from_prefix(model, constant, known)
+}
+
+/// The nodes of the `constant` prefix whose values the rest of the graph reads (or that are
+/// outputs), in graph order: everything the rest needs to know about the images.
+pub fn frontier(graph: &Graph, constant: &[bool]) -> Vec<usize> {
+    let mut read_later = vec![false; graph.nodes.len()];
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if !constant[i] {
+            for &input in &node.inputs {
+                read_later[input] = true;
+            }
+        }
+    }
+    for &output in &graph.outputs {
+        read_later[output] = true;
+    }
+    (0..graph.nodes.len())
+        .filter(|&i| constant[i] && read_later[i])
+        .collect()
+}
+
+/// Evaluates the `constant` prefix of `model` on `images`; the values of its [`frontier`].
+pub fn run_prefix(model: &GraphModel, constant: &[bool], images: Tensor<4>) -> Vec<(usize, Value)> {
+    let mut values = evaluate_nodes(model, Some(images), constant, vec![None; constant.len()]);
+    frontier(model.graph(), constant)
+        .into_iter()
+        .map(|node| {
+            let value = values[node].take();
+            (node, value.expect("the frontier is evaluated"))
+        })
+        .collect()
+}
+
+/// Evaluates the nodes outside the `constant` prefix from the values of its frontier (see
+/// [`run_prefix`]); the graph's first output.
+pub fn run_from_prefix(
+    model: &GraphModel,
+    constant: &[bool],
+    known: Vec<(usize, Value)>,
+) -> Tensor<2> {
+    let mut values = vec![None; constant.len()];
+    for (node, value) in known {
+        values[node] = Some(value);
     }
     let rest: Vec<bool> = constant.iter().map(|c| !c).collect();
-    let values = evaluate_nodes(model, images, &rest, values);
+    let values = evaluate_nodes(model, None, &rest, values);
     output(model, values)
 }
 
@@ -103,7 +149,7 @@ pub fn run_with_constant_prefix(
 /// known `values`; a value is dropped after its last reader in the whole graph.
 fn evaluate_nodes(
     model: &GraphModel,
-    images: Tensor<4>,
+    images: Option<Tensor<4>>,
     selected: &[bool],
     mut values: Vec<Option<Value>>,
 ) -> Vec<Option<Value>> {
@@ -134,7 +180,10 @@ fn evaluate_nodes(
         // Only the graph's own input reads the images; a pretrained base's input node passes
         // on the value of the node it is wired to (e.g. a preprocess node).
         let inputs: Vec<Value> = if i == graph.input {
-            vec![Value::Image(images.clone())]
+            let images = images
+                .clone()
+                .expect("the input node is evaluated with images");
+            vec![Value::Image(images)]
         } else {
             node.inputs.iter().map(|&j| take(j)).collect()
         };

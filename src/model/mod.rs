@@ -6,6 +6,8 @@ mod interpret;
 pub mod save;
 pub mod weights;
 
+pub use interpret::Value;
+
 use crate::plan::graph::{Graph, Op};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -116,5 +118,23 @@ impl GraphModel {
     /// [`GraphModel::forward`], less work when a frozen base comes first.
     pub fn forward_with_constant_prefix(&self, constant: &[bool], images: Tensor<4>) -> Tensor<2> {
         interpret::run_with_constant_prefix(self, constant, images)
+    }
+
+    /// The nodes of the `constant` prefix whose values the rest of the graph reads: what
+    /// [`GraphModel::forward_prefix`] returns.
+    pub fn prefix_frontier(&self, constant: &[bool]) -> Vec<usize> {
+        interpret::frontier(&self.graph, constant)
+    }
+
+    /// Runs only the `constant` prefix on a batch of images; the values of its frontier, by
+    /// node. Call it on the inference copy ([`Module::valid`]), as training does.
+    pub fn forward_prefix(&self, constant: &[bool], images: Tensor<4>) -> Vec<(usize, Value)> {
+        interpret::run_prefix(self, constant, images)
+    }
+
+    /// Runs the rest of the graph from the prefix's frontier values (computed earlier by
+    /// [`GraphModel::forward_prefix`]); the first output.
+    pub fn forward_from_prefix(&self, constant: &[bool], known: Vec<(usize, Value)>) -> Tensor<2> {
+        interpret::run_from_prefix(self, constant, known)
     }
 }

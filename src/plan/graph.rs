@@ -23,6 +23,16 @@ pub enum Shape {
     Vector(usize),
 }
 
+impl Shape {
+    /// Values of one image's tensor of this shape.
+    pub fn elements(&self) -> usize {
+        match *self {
+            Shape::Image { h, w, c } => h * w * c,
+            Shape::Vector(n) => n,
+        }
+    }
+}
+
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

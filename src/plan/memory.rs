@@ -57,10 +57,7 @@ pub fn check_fits(what: &str, bytes: f64, reduce: &str) -> Result<(), String> {
 
 /// Values a node outputs for one image.
 fn values(node: &Node) -> f64 {
-    match node.shape {
-        super::graph::Shape::Image { h, w, c } => h as f64 * w as f64 * c as f64,
-        super::graph::Shape::Vector(n) => n as f64,
-    }
+    node.shape.elements() as f64
 }
 
 /// Refuses a model whose parameters and activations cannot fit in memory, located at the

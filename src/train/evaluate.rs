@@ -2,6 +2,7 @@
 //! conversions between batches and tensors the training loop shares.
 
 use super::RunError;
+use super::features::PrefixTable;
 use super::loss;
 use super::metrics::MetricAccumulator;
 use crate::data::{Dataset, SplitKind};
@@ -12,26 +13,36 @@ use burn::tensor::{Device, Tensor, TensorData};
 use std::collections::BTreeMap;
 
 /// Loss and metrics of `model` on a split, in inference mode (dropout off, batch-norm running
-/// statistics).
+/// statistics). With `prefix`, the split's stored frozen-prefix values stand in for running
+/// the prefix (same result, less work).
 pub fn evaluate(
     model: &GraphModel,
     dataset: &Dataset,
     split: SplitKind,
     loss_spec: &LossSpec,
     device: &Device,
+    prefix: Option<&PrefixTable>,
 ) -> Result<MetricAccumulator, RunError> {
     let inference = model.valid();
     let mut acc = MetricAccumulator::new(dataset.num_outputs().max(2));
-    for batch in dataset.batches(split, 0) {
-        let output = inference.forward(images_tensor(
-            &batch.images,
-            batch.len,
-            batch.height,
-            batch.width,
-            device,
-        ));
-        let loss = scalar(loss::loss(loss_spec, output.clone(), &batch.labels, device))?;
-        acc.add(loss, &to_vec(output)?, &batch.labels);
+    let mut add = |output: Tensor<2>, labels: &[u32]| -> Result<(), RunError> {
+        let loss = scalar(loss::loss(loss_spec, output.clone(), labels, device))?;
+        acc.add(loss, &to_vec(output)?, labels);
+        Ok(())
+    };
+    match prefix {
+        Some(table) => {
+            for (ids, labels) in dataset.batch_labels(split, 0, 0) {
+                add(table.forward(&inference, &ids, device), &labels)?;
+            }
+        }
+        None => {
+            for batch in dataset.batches(split, 0) {
+                let images =
+                    images_tensor(&batch.images, batch.len, batch.height, batch.width, device);
+                add(inference.forward(images), &batch.labels)?;
+            }
+        }
     }
     Ok(acc)
 }

@@ -8,6 +8,7 @@
 
 use super::checkpoint::{self, BestModel, Checkpoint, Progress};
 use super::evaluate::{evaluate, format_metrics, images_tensor, scalar, to_vec};
+use super::features::PhaseFeatures;
 use super::metrics::MetricAccumulator;
 use super::monitor::{self, Observation};
 use super::outputs::RunOutputs;
@@ -26,6 +27,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
+use std::rc::Rc;
 use std::time::Instant;
 
 /// Trains `plan` in `dir`, from the start or from `saved`.
@@ -53,7 +55,17 @@ struct Trainer<'a> {
     progress: Progress,
     saved_optimizer: Option<burn::tensor::Bytes>,
     best: Option<BestModel>,
+    /// The current phase's stored frozen-prefix values.
+    features: Rc<PhaseFeatures>,
     started: Instant,
+}
+
+/// One training batch, as the model's forward pass takes it.
+enum TrainBatch {
+    /// Prepared (augmented) images.
+    Images(crate::data::Batch),
+    /// Images whose frozen-prefix values the phase stored.
+    Stored { ids: Vec<usize>, labels: Vec<u32> },
 }
 
 /// The training half of an epoch that ran to its end.
@@ -127,9 +139,15 @@ impl<'a> Trainer<'a> {
                     tracing::info!("{report}");
                 }
                 recorders.start(plan, &dataset, options)?;
-                let initial =
-                    evaluate(&model, &dataset, SplitKind::Validation, &spec.loss, &device)?
-                        .finish(&spec.metrics);
+                let initial = evaluate(
+                    &model,
+                    &dataset,
+                    SplitKind::Validation,
+                    &spec.loss,
+                    &device,
+                    None,
+                )?
+                .finish(&spec.metrics);
                 tracing::info!("before training: validation {}", format_metrics(&initial));
                 let progress = Progress {
                     initial_validation: initial,
@@ -150,6 +168,7 @@ impl<'a> Trainer<'a> {
             progress,
             saved_optimizer,
             best,
+            features: Rc::default(),
             started,
         })
     }
@@ -159,6 +178,11 @@ impl<'a> Trainer<'a> {
         for index in self.progress.phase..self.plan.phases.len() {
             let phase = &self.plan.phases[index];
             self.model = phase::apply(self.model, phase);
+            self.features = Rc::new(if self.options.frozen_cache {
+                PhaseFeatures::compute(&self.model, phase, &self.dataset, &self.device)?
+            } else {
+                PhaseFeatures::default()
+            });
             let mut optim = self.phase_optimizer(phase, previous.take())?;
             if index > 0 && self.progress.fine_tune_start.is_none() {
                 self.progress.fine_tune_start = Some(self.progress.epoch + 1);
@@ -280,29 +304,35 @@ impl<'a> Trainer<'a> {
             &format!("epoch {epoch} {}", phase.spec.name),
         );
         let mut lr = schedule.lr(self.progress.phase_step, &self.progress.plateau);
-        let batches =
-            self.dataset
-                .batches_from(SplitKind::Train, epoch as u64, self.progress.batch);
+        let features = Rc::clone(&self.features);
+        let batches = self.train_batches(epoch as u64);
         for batch in batches {
             self.train_device
                 .seed(batch_seed(spec.seed, epoch, self.progress.batch));
             lr = schedule.lr(self.progress.phase_step, &self.progress.plateau);
-            let images = images_tensor(
-                &batch.images,
-                batch.len,
-                batch.height,
-                batch.width,
-                &self.train_device,
-            );
-            let output = self
-                .model
-                .forward_with_constant_prefix(&phase.constant, images);
-            let loss = loss::loss(
-                &spec.loss,
-                output.clone(),
-                &batch.labels,
-                &self.train_device,
-            );
+            let (output, labels) = match batch {
+                TrainBatch::Images(batch) => {
+                    let images = images_tensor(
+                        &batch.images,
+                        batch.len,
+                        batch.height,
+                        batch.width,
+                        &self.train_device,
+                    );
+                    let output = self
+                        .model
+                        .forward_with_constant_prefix(&phase.constant, images);
+                    (output, batch.labels)
+                }
+                TrainBatch::Stored { ids, labels } => {
+                    let table = features
+                        .train
+                        .as_ref()
+                        .expect("stored batches have a table");
+                    (table.forward(&self.model, &ids, &self.train_device), labels)
+                }
+            };
+            let loss = loss::loss(&spec.loss, output.clone(), &labels, &self.train_device);
             let loss_value = scalar(loss.clone())?;
             if !loss_value.is_finite() {
                 return Err(RunError::NotFinite {
@@ -314,7 +344,7 @@ impl<'a> Trainer<'a> {
             }
             let grads = GradientsParams::from_grads(loss.backward(), &self.model);
             self.model = optim.step(lr, self.model.clone(), grads);
-            train.add(loss_value, &to_vec(output)?, &batch.labels);
+            train.add(loss_value, &to_vec(output)?, &labels);
             self.progress.batch += 1;
             self.progress.step += 1;
             self.progress.phase_step += 1;
@@ -347,6 +377,23 @@ impl<'a> Trainer<'a> {
         }))
     }
 
+    /// The epoch's remaining training batches: image ids and labels when the phase stored the
+    /// training images' prefix values, prepared images otherwise.
+    fn train_batches(&self, epoch: u64) -> Box<dyn Iterator<Item = TrainBatch>> {
+        let first = self.progress.batch;
+        if self.features.train.is_some() {
+            let batches = self.dataset.batch_labels(SplitKind::Train, epoch, first);
+            Box::new(
+                batches
+                    .into_iter()
+                    .map(|(ids, labels)| TrainBatch::Stored { ids, labels }),
+            )
+        } else {
+            let batches = self.dataset.batches_from(SplitKind::Train, epoch, first);
+            Box::new(batches.map(TrainBatch::Images))
+        }
+    }
+
     /// Evaluates the model on the validation split after an epoch's training; the epoch's
     /// record.
     fn evaluate_epoch(
@@ -361,6 +408,7 @@ impl<'a> Trainer<'a> {
             SplitKind::Validation,
             &spec.loss,
             &self.device,
+            self.features.validation.as_ref(),
         )?;
         let record = EpochRecord {
             epoch: self.progress.epoch + 1,

@@ -14,6 +14,7 @@
 pub mod checkpoint;
 pub mod device;
 pub mod evaluate;
+pub mod features;
 pub mod fit;
 pub mod interrupt;
 pub mod loss;
@@ -47,6 +48,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// Write a histogram of every parameter to TensorBoard after each epoch.
     pub histograms: bool,
+    /// Compute a phase's frozen prefix once and store its outputs (see [`features`]) instead
+    /// of running it every epoch; the results are the same.
+    pub frozen_cache: bool,
     /// Stops the run after its current batch when set (the binary sets it on Ctrl-C).
     pub interrupter: Interrupter,
     /// Run in this folder instead of `runs_dir/<experiment>/<run-id>` (a sweep's trial):
@@ -67,6 +71,7 @@ impl RunOptions {
             again: false,
             progress: false,
             histograms: false,
+            frozen_cache: true,
             interrupter: Interrupter::new(),
             folder: None,
             hparams: Vec::new(),

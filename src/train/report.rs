@@ -40,7 +40,7 @@ pub fn finish(
     } else {
         SplitKind::Validation
     };
-    let final_eval = evaluate(model, dataset, split, &spec.loss, device)?;
+    let final_eval = evaluate(model, dataset, split, &spec.loss, device, None)?;
     let final_metrics = final_eval.finish(&spec.metrics);
     tracing::info!("{split}: {}", format_metrics(&final_metrics));
     let history: Vec<EpochMetrics> = progress.history.iter().map(epoch_metrics).collect();
