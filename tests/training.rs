@@ -208,32 +208,42 @@ fn frozen_base_stays_bit_identical_and_accuracy_rises() {
 }
 
 /// Runs the two phases of a feature-extraction-then-fine-tuning spec with the frozen-prefix
-/// cache on or off; the metrics without timings, the final weights and the run log.
+/// cache on or off (its disk part in `dir/cache`), into the runs folder `runs`; the metrics
+/// without timings, the final weights and the run log.
 fn two_phase_run(
     dir: &Path,
+    runs: &str,
     augment: bool,
     frozen_cache: bool,
 ) -> (Vec<serde_json::Value>, BTreeMap<String, Vec<u8>>, String) {
-    let runs = dir.join(format!("runs-{augment}-{frozen_cache}"));
     let mut spec = spec(
         &dir.join("images"),
         "  - {name: head, epochs: 2, freeze: [base], optimizer: {adam: {lr: 0.05}}}
-  - {name: tune, epochs: 2, unfreeze: [base.c2..], batchnorm: inference, optimizer: {sgd: {lr: 0.01}}}
+  - {name: tune, epochs: 2, freeze: [base], unfreeze: [base.c2..], batchnorm: inference, optimizer: {sgd: {lr: 0.01}}}
 ",
     );
     if augment {
         spec = spec.replace(
             "label_mode: binary}",
-            "label_mode: binary, augment: [{flip: horizontal}]}",
+            "label_mode: binary, augment: [{flip: horizontal}, {rotate: 0.1}]}",
         );
     }
     std::fs::write(dir.join("spec.yaml"), spec).unwrap();
-    let mut args = vec!["run", "spec.yaml", "--runs", runs.to_str().unwrap()];
+    let mut args = vec!["run", "spec.yaml", "--runs", runs];
     if !frozen_cache {
         args.push("--no-frozen-cache");
     }
-    run_ok(dir, &args);
-    let run = std::fs::read_dir(runs.join("tiny"))
+    let out = runner_command(dir)
+        .env("RUNNER_CACHE", dir.join("cache"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::fs::read_dir(dir.join(runs).join("tiny"))
         .unwrap()
         .next()
         .unwrap()
@@ -249,23 +259,68 @@ fn two_phase_run(
 #[test]
 fn storing_the_frozen_prefix_changes_no_number() {
     let dir = setup();
-    for augment in [false, true] {
-        let (metrics, weights, log) = two_phase_run(dir.path(), augment, true);
-        let (metrics_recomputed, weights_recomputed, log_recomputed) =
-            two_phase_run(dir.path(), augment, false);
-        assert_eq!(metrics, metrics_recomputed, "augment: {augment}");
-        assert!(weights == weights_recomputed, "augment: {augment}");
-        let stored = if augment {
-            "frozen prefix computed once for 24 validation (4 value(s) of `pool` per image"
-        } else {
-            "frozen prefix computed once for 24 validation and 48 train (4 value(s) of `pool` per image"
-        };
-        assert!(log.contains(stored), "{log}");
-        assert!(
-            !log_recomputed.contains("frozen prefix"),
-            "{log_recomputed}"
-        );
-    }
+    let (metrics, weights, log) = two_phase_run(dir.path(), "stored", false, true);
+    let (metrics_recomputed, weights_recomputed, log_recomputed) =
+        two_phase_run(dir.path(), "recomputed", false, false);
+    assert_eq!(metrics, metrics_recomputed);
+    assert!(weights == weights_recomputed);
+    assert!(
+        log.contains("phase `head`: frozen prefix computed once for 24 validation and 48 train (4 value(s) of `pool` per image"),
+        "{log}"
+    );
+    assert!(
+        log.contains("phase `tune`: frozen prefix computed once for 24 validation and 48 train (1024 value(s) of `base.c1` per image"),
+        "{log}"
+    );
+    assert!(
+        !log_recomputed.contains("frozen prefix"),
+        "{log_recomputed}"
+    );
+}
+
+#[test]
+fn augmented_epochs_come_from_the_disk_cache_in_the_next_run_with_the_same_numbers() {
+    let dir = setup();
+    let (metrics, weights, _) = two_phase_run(dir.path(), "recomputed", true, false);
+    let (metrics_stored, weights_stored, log) = two_phase_run(dir.path(), "first", true, true);
+    assert!(
+        log.contains("phase `head`: frozen prefix of augmented training images: 0 epoch(s) from the cache, 2 computed"),
+        "{log}"
+    );
+    let (metrics_read, weights_read, log) = two_phase_run(dir.path(), "second", true, true);
+    assert!(
+        log.contains("phase `head`: frozen prefix of augmented training images: 2 epoch(s) from the cache, 0 computed"),
+        "{log}"
+    );
+    assert!(
+        log.contains("phase `tune`: frozen prefix of augmented training images: 2 epoch(s) from the cache, 0 computed"),
+        "{log}"
+    );
+    assert_eq!(metrics, metrics_stored);
+    assert_eq!(metrics, metrics_read);
+    assert!(weights == weights_stored && weights == weights_read);
+
+    // Other weights in the base file: no entry of the old weights is used.
+    let base = dir.path().join("base.safetensors");
+    let mut bytes = std::fs::read(&base).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&base, bytes).unwrap();
+    let (_, _, log) = two_phase_run(dir.path(), "new-weights", true, true);
+    assert!(
+        log.contains("phase `head`: frozen prefix of augmented training images: 0 epoch(s) from the cache, 2 computed"),
+        "{log}"
+    );
+    // Another image: likewise.
+    let image = dir.path().join("images/train/dark/0.png");
+    image::RgbImage::from_pixel(16, 16, image::Rgb([1, 2, 3]))
+        .save(&image)
+        .unwrap();
+    let (_, _, log) = two_phase_run(dir.path(), "new-image", true, true);
+    assert!(
+        log.contains("phase `head`: frozen prefix of augmented training images: 0 epoch(s) from the cache, 2 computed"),
+        "{log}"
+    );
 }
 
 #[test]

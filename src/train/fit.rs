@@ -27,7 +27,6 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
-use std::rc::Rc;
 use std::time::Instant;
 
 /// Trains `plan` in `dir`, from the start or from `saved`.
@@ -56,7 +55,7 @@ struct Trainer<'a> {
     saved_optimizer: Option<burn::tensor::Bytes>,
     best: Option<BestModel>,
     /// The current phase's stored frozen-prefix values.
-    features: Rc<PhaseFeatures>,
+    features: PhaseFeatures,
     started: Instant,
 }
 
@@ -168,7 +167,7 @@ impl<'a> Trainer<'a> {
             progress,
             saved_optimizer,
             best,
-            features: Rc::default(),
+            features: PhaseFeatures::default(),
             started,
         })
     }
@@ -178,11 +177,11 @@ impl<'a> Trainer<'a> {
         for index in self.progress.phase..self.plan.phases.len() {
             let phase = &self.plan.phases[index];
             self.model = phase::apply(self.model, phase);
-            self.features = Rc::new(if self.options.frozen_cache {
+            self.features = if self.options.frozen_cache {
                 PhaseFeatures::compute(&self.model, phase, &self.dataset, &self.device)?
             } else {
                 PhaseFeatures::default()
-            });
+            };
             let mut optim = self.phase_optimizer(phase, previous.take())?;
             if index > 0 && self.progress.fine_tune_start.is_none() {
                 self.progress.fine_tune_start = Some(self.progress.epoch + 1);
@@ -202,6 +201,7 @@ impl<'a> Trainer<'a> {
                     return Ok(Outcome::Interrupted(self.run.path().to_path_buf()));
                 }
             }
+            self.features.log_cache_use(&phase.spec.name);
             if let Some(best) = self.best.take() {
                 tracing::info!(
                     "phase `{}`: restoring the weights of its best epoch, {}",
@@ -304,8 +304,10 @@ impl<'a> Trainer<'a> {
             &format!("epoch {epoch} {}", phase.spec.name),
         );
         let mut lr = schedule.lr(self.progress.phase_step, &self.progress.plateau);
-        let features = Rc::clone(&self.features);
-        let batches = self.train_batches(epoch as u64);
+        let table = self
+            .features
+            .train_table(&self.dataset, epoch as u64, &self.device)?;
+        let batches = self.train_batches(epoch as u64, table.is_some());
         for batch in batches {
             self.train_device
                 .seed(batch_seed(spec.seed, epoch, self.progress.batch));
@@ -325,10 +327,7 @@ impl<'a> Trainer<'a> {
                     (output, batch.labels)
                 }
                 TrainBatch::Stored { ids, labels } => {
-                    let table = features
-                        .train
-                        .as_ref()
-                        .expect("stored batches have a table");
+                    let table = table.as_ref().expect("stored batches have a table");
                     (table.forward(&self.model, &ids, &self.train_device), labels)
                 }
             };
@@ -379,9 +378,9 @@ impl<'a> Trainer<'a> {
 
     /// The epoch's remaining training batches: image ids and labels when the phase stored the
     /// training images' prefix values, prepared images otherwise.
-    fn train_batches(&self, epoch: u64) -> Box<dyn Iterator<Item = TrainBatch>> {
+    fn train_batches(&self, epoch: u64, stored: bool) -> Box<dyn Iterator<Item = TrainBatch>> {
         let first = self.progress.batch;
-        if self.features.train.is_some() {
+        if stored {
             let batches = self.dataset.batch_labels(SplitKind::Train, epoch, first);
             Box::new(
                 batches

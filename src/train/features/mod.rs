@@ -6,22 +6,27 @@
 //! So the values its frontier hands to the rest of the graph are computed once per phase: for
 //! the validation images always, for the training images when the training split is not
 //! augmented. Every epoch then runs only the trainable rest. Keras and PyTorch recompute a
-//! frozen base every epoch.
+//! frozen base every epoch. Augmented training images get a table per epoch, kept on disk
+//! across runs ([`store`]): the trials of a sweep that share the frozen prefix compute it once.
 //!
 //! Exactness: the prefix runs on the inference copy of the model, as the uncached training
 //! step runs it, and on the batches evaluation uses; a stored value is exactly the value the
 //! prefix computes for that image, so training and evaluation take the same steps with and
 //! without this cache (tests/training.rs checks the metrics bit for bit).
 
+mod store;
+
 use super::RunError;
 use super::evaluate::{images_tensor, to_vec};
-use crate::data::{Dataset, SplitKind};
+use crate::data::{Batch, Dataset, SplitKind};
 use crate::model::{GraphModel, Value};
 use crate::plan::PhasePlan;
 use crate::plan::memory::{human, total_memory};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
+use std::rc::Rc;
 use std::time::Instant;
+use store::EpochStore;
 
 /// The share of the machine's memory the stored values may take; above it the prefix runs
 /// every epoch as before.
@@ -52,19 +57,17 @@ impl StoredNode {
 }
 
 impl PrefixTable {
-    /// Runs the prefix of `constant` over every image of `split` (as evaluation batches them,
-    /// without augmentation) on `inference`, the model without autodiff.
+    /// Runs the prefix of `constant` over `batches` (prepared as training or evaluation
+    /// prepares them) on `inference`, the model without autodiff.
     fn compute(
         inference: &GraphModel,
         constant: &[bool],
-        dataset: &Dataset,
-        split: SplitKind,
+        batches: impl Iterator<Item = Batch>,
         device: &Device,
     ) -> Result<Self, RunError> {
         let mut nodes: Vec<StoredNode> = Vec::new();
-        let mut row_of = Vec::new();
-        let mut rows = 0;
-        for batch in dataset.batches(split, 0) {
+        let mut ids = Vec::new();
+        for batch in batches {
             let images = images_tensor(&batch.images, batch.len, batch.height, batch.width, device);
             let values = inference.forward_prefix(constant, images);
             if nodes.is_empty() {
@@ -86,19 +89,22 @@ impl PrefixTable {
                     Value::Vector(t) => to_vec(t)?,
                 });
             }
-            for &id in &batch.ids {
-                if row_of.len() <= id {
-                    row_of.resize(id + 1, None);
-                }
-                row_of[id] = Some(rows);
-                rows += 1;
-            }
+            ids.extend(batch.ids);
         }
-        Ok(Self {
+        Ok(Self::from_rows(constant, nodes, &ids))
+    }
+
+    /// A table of `nodes`' values whose rows are images `ids`, in order.
+    fn from_rows(constant: &[bool], nodes: Vec<StoredNode>, ids: &[usize]) -> Self {
+        let mut row_of = vec![None; ids.iter().max().map_or(0, |m| m + 1)];
+        for (row, &id) in ids.iter().enumerate() {
+            row_of[id] = Some(row);
+        }
+        Self {
             constant: constant.to_vec(),
             nodes,
             row_of,
-        })
+        }
     }
 
     /// The stored frontier values of images `ids`, as a batch on `device` (an autodiff device
@@ -136,13 +142,38 @@ impl PrefixTable {
     }
 }
 
-/// The tables of one phase: validation always, training when it is not augmented.
-#[derive(Debug, Default)]
+/// Where a phase's training batches get their prefix values.
+#[derive(Debug)]
+enum TrainFeatures {
+    /// From the images, every batch (no frozen prefix, or it does not fit in memory).
+    Recomputed,
+    /// From one table for the whole phase (no augmentation).
+    Fixed(Rc<PrefixTable>),
+    /// From a table per epoch, read from or written to the disk cache (augmentation).
+    PerEpoch {
+        store: EpochStore,
+        inference: Box<GraphModel>,
+    },
+}
+
+/// The stored prefix values of one phase: validation always, training per phase or per
+/// epoch.
+#[derive(Debug)]
 pub struct PhaseFeatures {
     /// Frontier values of the validation images.
     pub validation: Option<PrefixTable>,
-    /// Frontier values of the training images.
-    pub train: Option<PrefixTable>,
+    train: TrainFeatures,
+    constant: Vec<bool>,
+}
+
+impl Default for PhaseFeatures {
+    fn default() -> Self {
+        Self {
+            validation: None,
+            train: TrainFeatures::Recomputed,
+            constant: Vec::new(),
+        }
+    }
 }
 
 impl PhaseFeatures {
@@ -157,22 +188,18 @@ impl PhaseFeatures {
     ) -> Result<Self, RunError> {
         let graph = model.graph();
         let frontier = model.prefix_frontier(&phase.constant);
-        if phase.constant[graph.outputs[0]] || frontier.contains(&graph.input) {
+        let computes =
+            (0..graph.nodes.len()).any(|n| phase.constant[n] && model.layer_of(n).is_some());
+        if !computes || phase.constant[graph.outputs[0]] || frontier.contains(&graph.input) {
+            // Nothing frozen to skip (only preprocessing), or nothing left to train.
             return Ok(Self::default());
         }
         let started = Instant::now();
-        let inference = model.valid();
-        let augmented = !dataset.augmentations().is_empty();
-        let splits: &[SplitKind] = if augmented {
-            &[SplitKind::Validation]
-        } else {
-            &[SplitKind::Validation, SplitKind::Train]
-        };
         let per_image: usize = frontier
             .iter()
             .map(|&n| graph.nodes[n].shape.elements())
             .sum();
-        let images: usize = splits.iter().map(|&s| dataset.len(s)).sum();
+        let images = dataset.len(SplitKind::Validation) + dataset.len(SplitKind::Train);
         let needed = (per_image * images * 4) as f64;
         if let Some(total) = total_memory()
             && needed > total * MEMORY_SHARE
@@ -185,42 +212,105 @@ impl PhaseFeatures {
             );
             return Ok(Self::default());
         }
-        let mut features = Self::default();
-        for &split in splits {
-            let table = PrefixTable::compute(&inference, &phase.constant, dataset, split, device)?;
-            match split {
-                SplitKind::Train => features.train = Some(table),
-                _ => features.validation = Some(table),
+        let inference = model.valid();
+        let constant = &phase.constant;
+        let validation = PrefixTable::compute(
+            &inference,
+            constant,
+            dataset.batches(SplitKind::Validation, 0),
+            device,
+        )?;
+        let augmented = !dataset.augmentations().is_empty();
+        let train = if augmented {
+            match EpochStore::open(&inference, constant, dataset) {
+                Some(store) => TrainFeatures::PerEpoch {
+                    store,
+                    inference: Box::new(inference),
+                },
+                None => TrainFeatures::Recomputed,
             }
-        }
+        } else {
+            let batches = dataset.batches(SplitKind::Train, 0);
+            let table = PrefixTable::compute(&inference, constant, batches, device)?;
+            TrainFeatures::Fixed(Rc::new(table))
+        };
         let names: Vec<&str> = frontier
             .iter()
             .map(|&n| graph.nodes[n].name.as_str())
             .collect();
-        let bytes: usize = [&features.validation, &features.train]
-            .into_iter()
-            .flatten()
-            .map(PrefixTable::bytes)
-            .sum();
+        let (stored, bytes) = match &train {
+            TrainFeatures::Fixed(table) => (
+                format!(
+                    "{} validation and {} train",
+                    dataset.len(SplitKind::Validation),
+                    dataset.len(SplitKind::Train)
+                ),
+                validation.bytes() + table.bytes(),
+            ),
+            _ => (
+                format!("{} validation", dataset.len(SplitKind::Validation)),
+                validation.bytes(),
+            ),
+        };
         tracing::info!(
-            "phase `{}`: frozen prefix computed once for {} ({} value(s) of `{}` per image, {}) \
-             in {:.1}s{}",
+            "phase `{}`: frozen prefix computed once for {stored} ({per_image} value(s) of `{}` \
+             per image, {}) in {:.1}s{}",
             phase.spec.name,
-            splits
-                .iter()
-                .map(|s| format!("{} {s}", dataset.len(*s)))
-                .collect::<Vec<_>>()
-                .join(" and "),
-            per_image,
             names.join("`, `"),
             human(bytes as f64),
             started.elapsed().as_secs_f64(),
-            if augmented {
-                "; augmented training images still run it every epoch"
-            } else {
-                ""
+            match &train {
+                TrainFeatures::PerEpoch { store, .. } => format!(
+                    "; augmented training images: per epoch, cached in {}",
+                    store.dir().display()
+                ),
+                _ => String::new(),
             }
         );
-        Ok(features)
+        Ok(Self {
+            validation: Some(validation),
+            train,
+            constant: constant.clone(),
+        })
+    }
+
+    /// The prefix values of epoch `epoch`'s training images, when the phase stores them:
+    /// the phase's table, or the epoch's (read from the disk cache, or computed and written).
+    pub fn train_table(
+        &mut self,
+        dataset: &Dataset,
+        epoch: u64,
+        device: &Device,
+    ) -> Result<Option<Rc<PrefixTable>>, RunError> {
+        match &mut self.train {
+            TrainFeatures::Recomputed => Ok(None),
+            TrainFeatures::Fixed(table) => Ok(Some(Rc::clone(table))),
+            TrainFeatures::PerEpoch { store, inference } => {
+                let ids: Vec<usize> = dataset
+                    .batch_labels(SplitKind::Train, epoch, 0)
+                    .into_iter()
+                    .flat_map(|(ids, _)| ids)
+                    .collect();
+                if let Some(table) = store.load(&self.constant, epoch, &ids) {
+                    return Ok(Some(Rc::new(table)));
+                }
+                let batches = dataset.batches(SplitKind::Train, epoch);
+                let table = PrefixTable::compute(inference, &self.constant, batches, device)?;
+                store.save(epoch, &ids, &table);
+                Ok(Some(Rc::new(table)))
+            }
+        }
+    }
+
+    /// Logs how the phase's augmented epochs used the disk cache.
+    pub fn log_cache_use(&self, phase: &str) {
+        if let TrainFeatures::PerEpoch { store, .. } = &self.train {
+            tracing::info!(
+                "phase `{phase}`: frozen prefix of augmented training images: {} epoch(s) from \
+                 the cache, {} computed and stored",
+                store.hits,
+                store.misses
+            );
+        }
     }
 }

@@ -1,0 +1,325 @@
+//! The frozen prefix's outputs of augmented training images, kept on disk across runs.
+//!
+//! Augmentation is a function of (seed, epoch, image), so epoch `e` of every run that shares
+//! the seed, the training images, the augmentation, the batch size and the frozen prefix (its
+//! graph and parameter values) feeds the rest of the graph the same values: a sweep over head
+//! hyperparameters computes the base once per epoch for all its trials. Entries live under
+//! `<cache root>/frozen/<key>/epoch-<e>.bin` (the cache root of downloads, `$RUNNER_CACHE`),
+//! where the key is a SHA-256 of exactly those inputs plus the backend and versions, so a
+//! changed weights file, graph, image or setting can never hit an old entry. The folder is
+//! kept under a size limit (`RUNNER_FROZEN_CACHE_GIB`, default 8), least recently used
+//! entries first. The cache is an optimisation only: any failure to read or write it is
+//! logged and the run computes the values itself.
+
+use super::{PrefixTable, StoredNode};
+use crate::data::{Dataset, SplitKind};
+use crate::model::GraphModel;
+use crate::model::save::named_tensors;
+use crate::plan::memory::human;
+use crate::track::atomic::write_atomically;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Default size limit of the folder, in GiB.
+const DEFAULT_LIMIT_GIB: f64 = 8.0;
+/// First bytes of an entry file.
+const MAGIC: &[u8; 8] = b"RUNPFX01";
+
+/// One phase's entries: the folder of its key, and what was found there.
+#[derive(Debug)]
+pub struct EpochStore {
+    dir: PathBuf,
+    /// Epochs read from the cache.
+    pub hits: usize,
+    /// Epochs computed (and written).
+    pub misses: usize,
+}
+
+impl EpochStore {
+    /// The store of the prefix `constant` of `model` over `dataset`'s training images, or
+    /// `None` (with a warning) when there is no cache folder.
+    pub fn open(model: &GraphModel, constant: &[bool], dataset: &Dataset) -> Option<Self> {
+        let root = match crate::fetch::cache::root() {
+            Ok(root) => root,
+            Err(e) => {
+                tracing::warn!("frozen-prefix cache off: {e}");
+                return None;
+            }
+        };
+        Some(Self {
+            dir: root.join("frozen").join(key(model, constant, dataset)),
+            hits: 0,
+            misses: 0,
+        })
+    }
+
+    /// The folder of this phase's entries.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The stored table of `epoch`, when there is a valid one for exactly `ids` (the epoch's
+    /// images in batch order).
+    pub fn load(&mut self, constant: &[bool], epoch: u64, ids: &[usize]) -> Option<PrefixTable> {
+        let path = self.entry(epoch);
+        let bytes = std::fs::read(&path).ok()?;
+        match decode(&bytes, ids).map(|nodes| PrefixTable::from_rows(constant, nodes, ids)) {
+            Some(table) => {
+                // Mark it recently used, for the size limit.
+                let _ = std::fs::File::options()
+                    .append(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(SystemTime::now()));
+                self.hits += 1;
+                Some(table)
+            }
+            None => {
+                tracing::warn!(
+                    "ignoring a damaged frozen-prefix cache entry {}",
+                    path.display()
+                );
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Stores the table of `epoch` (whose rows are `ids`, in batch order), then trims the
+    /// cache to its size limit.
+    pub fn save(&mut self, epoch: u64, ids: &[usize], table: &PrefixTable) {
+        self.misses += 1;
+        let path = self.entry(epoch);
+        let written = std::fs::create_dir_all(&self.dir)
+            .and_then(|()| write_atomically(&path, &encode(table, ids)));
+        if let Err(e) = written {
+            tracing::warn!(
+                "cannot write the frozen-prefix cache {}: {e}",
+                path.display()
+            );
+            return;
+        }
+        if let Some(cache) = self.dir.parent() {
+            trim(cache, limit_bytes());
+        }
+    }
+
+    fn entry(&self, epoch: u64) -> PathBuf {
+        self.dir.join(format!("epoch-{epoch}.bin"))
+    }
+}
+
+/// SHA-256 of everything the stored values depend on.
+fn key(model: &GraphModel, constant: &[bool], dataset: &Dataset) -> String {
+    let mut hash = Sha256::new();
+    let info = crate::train::device::describe();
+    hash.update(format!(
+        "runner frozen prefix v1 {} {} {}\n",
+        info.runner_version, info.burn_version, info.backend
+    ));
+    let graph = model.graph();
+    let mut prefix = BTreeSet::new();
+    for (node, _) in graph.nodes.iter().zip(constant).filter(|(_, c)| **c) {
+        hash.update(format!("{} {:?} {:?}\n", node.name, node.op, node.inputs));
+        prefix.insert(node.name.as_str());
+    }
+    hash.update(format!("frontier {:?}\n", model.prefix_frontier(constant)));
+    for (name, (shape, values)) in named_tensors(model) {
+        let node = name
+            .rsplit_once('.')
+            .map_or(name.as_str(), |(node, _)| node);
+        if prefix.contains(node) {
+            hash.update(format!("{name} {shape:?}\n"));
+            for v in values {
+                hash.update(v.to_le_bytes());
+            }
+        }
+    }
+    hash.update(format!(
+        "data seed {} batch {} size {:?} augment {:?}\n",
+        dataset.seed(),
+        dataset.batch_size(),
+        dataset.image_size(),
+        dataset.augmentations()
+    ));
+    for item in dataset.items(SplitKind::Train) {
+        hash.update(format!("{} {}\n", item.image, item.label));
+        hash.update(dataset.image(item.image));
+    }
+    format!("{:x}", hash.finalize())[..32].to_string()
+}
+
+/// The folder's size limit: `RUNNER_FROZEN_CACHE_GIB`, else [`DEFAULT_LIMIT_GIB`].
+fn limit_bytes() -> u64 {
+    let gib = std::env::var("RUNNER_FROZEN_CACHE_GIB")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| *v >= 0.0)
+        .unwrap_or(DEFAULT_LIMIT_GIB);
+    (gib * 1024.0 * 1024.0 * 1024.0) as u64
+}
+
+/// Removes the least recently used entries under `cache` until it holds at most `limit`
+/// bytes.
+fn trim(cache: &Path, limit: u64) {
+    let mut entries: Vec<(SystemTime, u64, PathBuf)> = walkdir::WalkDir::new(cache)
+        .min_depth(2)
+        .max_depth(2)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            let modified = meta.modified().ok()?;
+            meta.is_file()
+                .then(|| (modified, meta.len(), e.into_path()))
+        })
+        .collect();
+    let mut total: u64 = entries.iter().map(|e| e.1).sum();
+    if total <= limit {
+        return;
+    }
+    entries.sort();
+    let mut removed = 0u64;
+    for (_, len, path) in entries {
+        if total <= limit {
+            break;
+        }
+        if std::fs::remove_file(&path).is_ok() {
+            total -= len;
+            removed += len;
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::remove_dir(dir); // only when empty
+            }
+        }
+    }
+    tracing::info!(
+        "frozen-prefix cache: removed {} of least recently used entries to stay under {}",
+        human(removed as f64),
+        human(limit as f64)
+    );
+}
+
+/// An entry: magic, row count, the rows' image ids, then per frontier node its graph index,
+/// dims and values (little-endian).
+fn encode(table: &PrefixTable, ids: &[usize]) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    let put = |out: &mut Vec<u8>, v: usize| out.extend((v as u64).to_le_bytes());
+    put(&mut out, ids.len());
+    for &id in ids {
+        put(&mut out, id);
+    }
+    put(&mut out, table.nodes.len());
+    for node in &table.nodes {
+        put(&mut out, node.node);
+        put(&mut out, node.dims.len());
+        for &d in &node.dims {
+            put(&mut out, d);
+        }
+        for v in &node.values {
+            out.extend(v.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// Reads the nodes of an entry written by [`encode`]; `None` unless it is whole and its rows
+/// are `ids`.
+fn decode(bytes: &[u8], ids: &[usize]) -> Option<Vec<StoredNode>> {
+    let mut reader = Reader { bytes, at: 0 };
+    if reader.take(MAGIC.len())? != MAGIC {
+        return None;
+    }
+    let rows = reader.usize()?;
+    if rows != ids.len() {
+        return None;
+    }
+    for &id in ids {
+        if reader.usize()? != id {
+            return None;
+        }
+    }
+    let mut nodes = Vec::new();
+    for _ in 0..reader.usize()? {
+        let node = reader.usize()?;
+        let dims = (0..reader.usize()?)
+            .map(|_| reader.usize())
+            .collect::<Option<Vec<_>>>()?;
+        let count = rows.checked_mul(dims.iter().product())?;
+        let raw = reader.take(count.checked_mul(4)?)?;
+        let values = raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        nodes.push(StoredNode { node, dims, values });
+    }
+    (reader.at == bytes.len()).then_some(nodes)
+}
+
+/// A cursor over an entry's bytes.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let slice = self.bytes.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(slice)
+    }
+
+    fn usize(&mut self) -> Option<usize> {
+        let b = self.take(8)?;
+        usize::try_from(u64::from_le_bytes(b.try_into().ok()?)).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nodes() -> Vec<StoredNode> {
+        vec![StoredNode {
+            node: 7,
+            dims: vec![2],
+            values: vec![1.0, 2.0, 3.0, 4.0],
+        }]
+    }
+
+    #[test]
+    fn an_entry_reads_back_only_whole_and_for_the_same_images() {
+        let table = PrefixTable::from_rows(&[true], nodes(), &[5, 3]);
+        let bytes = encode(&table, &[5, 3]);
+        let read = decode(&bytes, &[5, 3]).expect("whole entry");
+        assert_eq!(read[0].values, [1.0, 2.0, 3.0, 4.0]);
+        assert_eq!((read[0].node, read[0].dims.clone()), (7, vec![2]));
+        assert!(decode(&bytes, &[3, 5]).is_none(), "another batch order");
+        assert!(
+            decode(&bytes[..bytes.len() - 1], &[5, 3]).is_none(),
+            "truncated"
+        );
+        assert!(decode(b"RUNPFX00", &[]).is_none(), "other format");
+    }
+
+    #[test]
+    fn trimming_removes_the_least_recently_used_entries_first() {
+        let cache = tempfile::tempdir().unwrap();
+        let old = cache.path().join("a/epoch-1.bin");
+        let new = cache.path().join("b/epoch-1.bin");
+        for (path, age) in [(&old, 100), (&new, 10)] {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, [0u8; 600]).unwrap();
+            let when = SystemTime::now() - std::time::Duration::from_secs(age);
+            std::fs::File::options()
+                .append(true)
+                .open(path)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        }
+        trim(cache.path(), 1000);
+        assert!(!old.exists() && !old.parent().unwrap().exists());
+        assert!(new.exists());
+    }
+}
