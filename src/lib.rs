@@ -8,6 +8,7 @@
 //! and plots;
 //! [`check`] holds runs to their spec's `checks:` and to baselines (regression checks for CI).
 
+pub mod bench;
 pub mod check;
 pub mod compare;
 pub mod data;

@@ -1,6 +1,7 @@
 //! Subcommands and their arguments; each subcommand lives in its own module.
 
 mod baseline;
+mod bench;
 mod check;
 mod compare;
 mod data;
@@ -176,6 +177,21 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Override a spec value, e.g. `--set data.root=/data/pets` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        overrides: Vec<Override>,
+    },
+    /// Measure how fast the spec's model trains (each phase's step, also from stored frozen
+    /// outputs) and predicts on this machine, and its peak memory.
+    Bench {
+        /// The spec file.
+        spec: PathBuf,
+        /// Timed steps per measurement (after 2 warm-up steps).
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+        steps: u32,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Override a spec value, e.g. `--set data.batch_size=64` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
     },
@@ -385,6 +401,12 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             out,
             overrides,
         } => data::run(&spec, out.as_deref(), &overrides),
+        Command::Bench {
+            spec,
+            steps,
+            json,
+            overrides,
+        } => bench::run(&spec, steps as usize, json, &overrides),
         Command::Predict {
             run,
             spec,

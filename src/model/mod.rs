@@ -126,6 +126,17 @@ impl GraphModel {
         interpret::frontier(&self.graph, constant)
     }
 
+    /// Whether storing the `constant` prefix's outputs saves work: it computes a layer (not
+    /// only preprocessing), the rest of the graph does not read the images themselves, and
+    /// something is left to train.
+    pub fn prefix_worth_storing(&self, constant: &[bool]) -> bool {
+        let graph = &self.graph;
+        let computes = (0..graph.nodes.len()).any(|n| constant[n] && self.layer_of[n].is_some());
+        computes
+            && !constant[graph.outputs[0]]
+            && !self.prefix_frontier(constant).contains(&graph.input)
+    }
+
     /// Runs only the `constant` prefix on a batch of images; the values of its frontier, by
     /// node. Call it on the inference copy ([`Module::valid`]), as training does.
     pub fn forward_prefix(&self, constant: &[bool], images: Tensor<4>) -> Vec<(usize, Value)> {

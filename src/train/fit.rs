@@ -138,21 +138,7 @@ impl<'a> Trainer<'a> {
                     tracing::info!("{report}");
                 }
                 recorders.start(plan, &dataset, options)?;
-                let initial = evaluate(
-                    &model,
-                    &dataset,
-                    SplitKind::Validation,
-                    &spec.loss,
-                    &device,
-                    None,
-                )?
-                .finish(&spec.metrics);
-                tracing::info!("before training: validation {}", format_metrics(&initial));
-                let progress = Progress {
-                    initial_validation: initial,
-                    ..Progress::default()
-                };
-                (progress, None, None)
+                (Progress::default(), None, None)
             }
         };
         Ok(Self {
@@ -183,6 +169,9 @@ impl<'a> Trainer<'a> {
                 PhaseFeatures::default()
             };
             let mut optim = self.phase_optimizer(phase, previous.take())?;
+            if self.progress.step == 0 && self.progress.initial_validation.is_empty() {
+                self.evaluate_initial()?;
+            }
             if index > 0 && self.progress.fine_tune_start.is_none() {
                 self.progress.fine_tune_start = Some(self.progress.epoch + 1);
             }
@@ -221,6 +210,24 @@ impl<'a> Trainer<'a> {
             previous = Some(optim);
         }
         self.finish()
+    }
+
+    /// Evaluates the model before any training step (the baseline of the learning curves),
+    /// with the first phase's stored prefix values.
+    fn evaluate_initial(&mut self) -> Result<(), RunError> {
+        let spec = &self.plan.spec.spec;
+        let initial = evaluate(
+            &self.model,
+            &self.dataset,
+            SplitKind::Validation,
+            &spec.loss,
+            &self.device,
+            self.features.validation.as_ref(),
+        )?
+        .finish(&spec.metrics);
+        tracing::info!("before training: validation {}", format_metrics(&initial));
+        self.progress.initial_validation = initial;
+        Ok(())
     }
 
     /// The optimizer of `phase`: restored from the checkpoint being resumed, carried over from

@@ -188,10 +188,7 @@ impl PhaseFeatures {
     ) -> Result<Self, RunError> {
         let graph = model.graph();
         let frontier = model.prefix_frontier(&phase.constant);
-        let computes =
-            (0..graph.nodes.len()).any(|n| phase.constant[n] && model.layer_of(n).is_some());
-        if !computes || phase.constant[graph.outputs[0]] || frontier.contains(&graph.input) {
-            // Nothing frozen to skip (only preprocessing), or nothing left to train.
+        if !model.prefix_worth_storing(&phase.constant) {
             return Ok(Self::default());
         }
         let started = Instant::now();
