@@ -250,15 +250,18 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<Outcome, RunError> {
     if let Some(folder) = &options.folder {
         return run_in_folder(plan, folder, &resolved, options);
     }
-    let interrupted = interrupted_run(plan, &options.runs_dir);
-    if let Some(RunStatus::Running(holder)) = interrupted.as_ref().map(|d| RunDir::new(d).status())
-    {
-        return Err(LockError::Busy {
-            dir: interrupted.unwrap_or_default(),
-            holder: Some(holder),
+    // A live run of this spec, even one that has not written its first checkpoint yet.
+    let folders = run_dir::folders_of(&options.runs_dir, &spec.name, &resolved);
+    for dir in folders.iter().rev() {
+        if let RunStatus::Running(holder) = RunDir::new(dir).status() {
+            return Err(LockError::Busy {
+                dir: dir.clone(),
+                holder: Some(holder),
+            }
+            .into());
         }
-        .into());
     }
+    let interrupted = interrupted_run(plan, &options.runs_dir);
     let dir = match run_dir::prepare(&options.runs_dir, &spec.name, &resolved, options.again)
         .map_err(output_error(&options.runs_dir))?
     {
