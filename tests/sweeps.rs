@@ -352,10 +352,33 @@ fn compare_says_when_a_folder_holds_no_runs_and_shows_unfinished_runs() {
         "{}",
         text(&out)
     );
-    // A sweep whose trials have not run shows them as pending.
+    // A sweep whose trials have not run shows them as pending, with their parameters
+    // (from sweep.json: the trial folders do not exist yet).
     let out = runner(dir.path(), &["sweep", "sweep.yaml", "--status"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(text(&out).matches("pending").count(), 4, "{}", text(&out));
+    let rows = compare_json(dir.path(), "runs/sweep");
+    let params: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            assert_eq!(r["status"], "pending", "{r}");
+            assert_eq!(r["best"], false, "{r}");
+            (
+                r["run"].as_str().unwrap(),
+                r["rate"].as_str().unwrap(),
+                r["lr"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        params,
+        [
+            ("001-rate=0,lr=0.01", "0", "0.01"),
+            ("002-rate=0,lr=0.3", "0", "0.3"),
+            ("003-rate=0.5,lr=0.01", "0.5", "0.01"),
+            ("004-rate=0.5,lr=0.3", "0.5", "0.3")
+        ]
+    );
 }
 
 /// A free TCP port on 127.0.0.1.

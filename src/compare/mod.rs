@@ -53,7 +53,8 @@ pub struct RunInfo {
     pub dir: RunDir,
     /// Where it stands.
     pub status: RunStatus,
-    /// Its resolved spec flattened to `path -> value`; empty for a trial not started.
+    /// Its resolved spec flattened to `path -> value`, with a sweep trial's parameter values
+    /// (from `sweep.json`, so a trial not started has them too); empty for a run with neither.
     pub values: BTreeMap<String, Value>,
     /// The summary of a finished run.
     pub summary: Option<Summary>,
@@ -134,7 +135,10 @@ fn gather(
     let sweep_dir = SweepDir::new(path);
     if let Some(record) = sweep_dir.read()? {
         for trial in &record.trials {
-            runs.push(RunInfo::read(sweep_dir.trial(trial))?);
+            let mut run = RunInfo::read(sweep_dir.trial(trial))?;
+            // By the sweep's own paths (a mapping value whole, a list item by index or name).
+            run.values.extend(trial.config.clone());
+            runs.push(run);
         }
         sweeps.push(record);
         return Ok(());
