@@ -5,6 +5,7 @@ use super::Failure;
 use runner::plan;
 use runner::spec::diagnostic::Diagnostic;
 use runner::spec::{self, overrides::Override};
+use runner::sweep::prune::Pruning;
 use runner::track::tensorboard::HParamValue;
 use runner::train::{self, Interrupter, Outcome, RunOptions};
 use std::io::IsTerminal;
@@ -30,6 +31,8 @@ pub struct RunArgs<'a> {
     pub group: String,
     /// Extra TensorBoard HParams, `NAME=JSON`.
     pub hparams: &'a [String],
+    /// A sweep trial's pruning.
+    pub prune: Option<Pruning>,
     /// Check the run afterwards (`--check`) with these options.
     pub check: Option<&'a super::check::CheckArgs>,
 }
@@ -90,6 +93,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<(), Failure> {
             .filter_map(|h| h.split_once('='))
             .map(|(name, value)| (name.to_string(), HParamValue::from_json(value)))
             .collect(),
+        prune: args.prune.clone(),
         ..options(args.runs, args.again, args.histograms, quiet)
     };
     let outcome = if args.resume {
@@ -134,5 +138,12 @@ fn report(outcome: Outcome) -> Result<PathBuf, Failure> {
             Ok(dir)
         }
         Outcome::Interrupted(dir) => Err(Failure::Interrupted(dir)),
+        Outcome::Pruned { dir, pruned } => {
+            println!(
+                "{}: {pruned} (`runner resume {0}` trains it to its end)",
+                dir.display()
+            );
+            Ok(dir)
+        }
     }
 }

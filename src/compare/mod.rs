@@ -339,7 +339,17 @@ pub fn table(
             None => groups.push((label_key, vec![run])),
         }
     }
-    let mut rows: Vec<Vec<Cell>> = groups
+    // Pruned trials stopped early: shown with their last metrics, never the best, and after
+    // the others when sorted by the ranking metric.
+    let pruned: Vec<bool> = groups
+        .iter()
+        .map(|(_, members)| {
+            members
+                .iter()
+                .any(|m| matches!(m.status, RunStatus::Pruned(_)))
+        })
+        .collect();
+    let rows: Vec<Vec<Cell>> = groups
         .iter()
         .map(|(key, members)| {
             let first = members[0];
@@ -395,20 +405,27 @@ pub fn table(
             None => metric_column,
         };
     let descending = options.sort.is_none() && options.goal_max;
-    rows.sort_by(|a, b| {
+    let mut rows: Vec<(bool, Vec<Cell>)> = pruned.into_iter().zip(rows).collect();
+    rows.sort_by(|(a_pruned, a), (b_pruned, b)| {
         let (x, y) = (&a[sort_column], &b[sort_column]);
-        match (x.number(), y.number()) {
+        let pruned_last = if options.sort.is_none() {
+            a_pruned.cmp(b_pruned)
+        } else {
+            std::cmp::Ordering::Equal
+        };
+        pruned_last.then_with(|| match (x.number(), y.number()) {
             (Some(x), Some(y)) if descending => y.total_cmp(&x),
             (Some(x), Some(y)) => x.total_cmp(&y),
             (Some(_), None) => std::cmp::Ordering::Less,
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (None, None) => text_of(x).cmp(&text_of(y)),
-        }
+        })
     });
     let best = rows
         .iter()
         .enumerate()
-        .filter_map(|(i, row)| Some((i, row[metric_column].number()?)))
+        .filter(|(_, (pruned, _))| !pruned)
+        .filter_map(|(i, (_, row))| Some((i, row[metric_column].number()?)))
         .reduce(|a, b| {
             let better = if options.goal_max {
                 b.1 > a.1
@@ -420,7 +437,7 @@ pub fn table(
         .map(|(i, _)| i);
     Ok(Table {
         columns,
-        rows,
+        rows: rows.into_iter().map(|(_, row)| row).collect(),
         best,
     })
 }

@@ -38,6 +38,8 @@ pub struct Ended {
     pub finished: usize,
     /// Trials that failed.
     pub failed: usize,
+    /// Trials the sweep's pruning stopped early (now or before).
+    pub pruned: usize,
     /// True when it was interrupted.
     pub interrupted: bool,
 }
@@ -58,6 +60,7 @@ pub fn run(prepared: &mut Prepared, execution: &Execution) -> Result<Ended, Swee
     let mut ended = Ended {
         finished: 0,
         failed: 0,
+        pruned: 0,
         interrupted: false,
     };
     for trial in prepared.record.trials.clone() {
@@ -66,13 +69,18 @@ pub fn run(prepared: &mut Prepared, execution: &Execution) -> Result<Ended, Swee
                 ended.finished += 1;
                 tell(prepared, &trial);
             }
+            RunStatus::Pruned(_) => ended.pruned += 1,
             _ => queue.push_back(trial),
         }
     }
-    if ended.finished > 0 {
+    if ended.finished + ended.pruned > 0 {
+        let pruned = match ended.pruned {
+            0 => String::new(),
+            n => format!(" ({n} of them pruned)"),
+        };
         tracing::info!(
-            "{} of {total_known} trials finished earlier; running the rest",
-            ended.finished
+            "{} of {total_known} trials finished earlier{pruned}; running the rest",
+            ended.finished + ended.pruned
         );
     }
     let threads = threads_per_trial(execution.jobs);
@@ -130,6 +138,10 @@ pub fn run(prepared: &mut Prepared, execution: &Execution) -> Result<Ended, Swee
                         ended.finished += 1;
                         tell(prepared, &done.trial);
                         report_finished(prepared, &done);
+                    }
+                    RunStatus::Pruned(pruned) => {
+                        ended.pruned += 1;
+                        tracing::info!("[{}] {}: {pruned}", done.trial.index, done.trial.name);
                     }
                     RunStatus::Interrupted | RunStatus::NotStarted if stopping => {}
                     RunStatus::Failed(failure) => {
@@ -334,6 +346,9 @@ fn spawn(
             .arg("--hparam")
             .arg(format!("{name}={}", value.to_json()));
     }
+    if let Some(pruning) = &prepared.pruning {
+        command.arg("--prune").arg(pruning.arg());
+    }
     command
         .env("RAYON_NUM_THREADS", threads.to_string())
         .stdin(Stdio::null())
@@ -362,7 +377,7 @@ fn poll(running: &mut Running, dir: &SweepDir) -> Option<RunStatus> {
             let exit = child.try_wait().ok()??;
             let status = run.status();
             match status {
-                RunStatus::Finished | RunStatus::Failed(_) => Some(status),
+                RunStatus::Finished | RunStatus::Failed(_) | RunStatus::Pruned(_) => Some(status),
                 _ if exit.code() == Some(130) => Some(status),
                 _ => {
                     // The process died without recording why (killed, out of memory).
