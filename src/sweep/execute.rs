@@ -5,7 +5,7 @@
 //! child (each writes a checkpoint and stops) and then stops itself. A trial another process
 //! is already running (a sweep started twice) is waited for, never started twice.
 
-use super::spec::{Distribution, Domain};
+use super::spec::{Distribution, Domain, Method};
 use super::state::{SweepDir, SweepRecord};
 use super::trial::{Trial, label};
 use super::{Prepared, SweepError, check_trial};
@@ -67,7 +67,8 @@ pub fn run(prepared: &mut Prepared, execution: &Execution) -> Result<Ended, Swee
         match dir.trial(&trial).status() {
             RunStatus::Finished => {
                 ended.finished += 1;
-                tell(prepared, &trial);
+                let value = finished_metric(prepared, &trial);
+                tell(prepared, &trial, value);
             }
             RunStatus::Pruned(_) => ended.pruned += 1,
             _ => queue.push_back(trial),
@@ -136,8 +137,9 @@ pub fn run(prepared: &mut Prepared, execution: &Execution) -> Result<Ended, Swee
                 match outcome {
                     RunStatus::Finished => {
                         ended.finished += 1;
-                        tell(prepared, &done.trial);
-                        report_finished(prepared, &done);
+                        let value = finished_metric(prepared, &done.trial);
+                        tell(prepared, &done.trial, value);
+                        report_finished(prepared, &done, value);
                     }
                     RunStatus::Pruned(pruned) => {
                         ended.pruned += 1;
@@ -263,32 +265,26 @@ fn draw(prepared: &mut Prepared) -> Option<Trial> {
     first
 }
 
-/// Tells TPE a finished trial's metric.
-fn tell(prepared: &mut Prepared, trial: &Trial) {
-    let Some(sampler) = prepared.sampler.as_mut() else {
-        return;
-    };
-    let metric = prepared
+/// A finished trial's ranking metric, from its summary.
+fn finished_metric(prepared: &Prepared, trial: &Trial) -> Option<f64> {
+    prepared
         .dir
         .trial(trial)
         .read_summary()
         .ok()
         .flatten()
-        .and_then(|s| s.metric(&prepared.record.metric));
-    if let Some(value) = metric {
+        .and_then(|s| s.metric(&prepared.record.metric))
+}
+
+/// Tells TPE a finished trial's metric.
+fn tell(prepared: &mut Prepared, trial: &Trial, metric: Option<f64>) {
+    if let (Some(sampler), Some(value)) = (prepared.sampler.as_mut(), metric) {
         sampler.tell(&trial.config, value);
     }
 }
 
-fn report_finished(prepared: &Prepared, done: &Running) {
+fn report_finished(prepared: &Prepared, done: &Running, value: Option<f64>) {
     let metric = &prepared.record.metric;
-    let value = prepared
-        .dir
-        .trial(&done.trial)
-        .read_summary()
-        .ok()
-        .flatten()
-        .and_then(|s| s.metric(metric));
     tracing::info!(
         "[{}] finished {}: {metric} {} ({:.0} s)",
         done.trial.index,
@@ -299,7 +295,7 @@ fn report_finished(prepared: &Prepared, done: &Running) {
 }
 
 /// Starts `runner run` for `trial`, its output going to the trial folder's console log;
-/// `None` when the trial makes an invalid spec (recorded as its failure).
+/// `None` when a TPE draw makes an invalid spec (recorded as its failure).
 fn spawn(
     prepared: &Prepared,
     execution: &Execution,
@@ -307,13 +303,16 @@ fn spawn(
     threads: usize,
 ) -> Result<Option<Child>, SweepError> {
     let run = prepared.dir.trial(trial);
-    if let Err(reports) = check_trial(
-        &prepared.loaded,
-        &prepared.spec_path,
-        &prepared.base_overrides,
-        trial,
-    ) {
-        // A TPE draw outside the checked corners can still make an invalid spec.
+    // `prepare` planned every grid and random trial; a TPE draw is checked here.
+    if prepared.record.method == Method::Tpe
+        && let Err(reports) = check_trial(
+            &prepared.loaded,
+            &prepared.spec_path,
+            &prepared.base_overrides,
+            trial,
+        )
+    {
+        // A draw outside the checked corners can still make an invalid spec.
         let message = reports
             .iter()
             .map(|r| r.render(false))
@@ -412,7 +411,7 @@ fn write_record(dir: &SweepDir, record: &SweepRecord) -> Result<(), SweepError> 
 }
 
 /// The last `lines` lines of a text file (empty when unreadable).
-pub fn tail(path: &Path, lines: usize) -> String {
+fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
