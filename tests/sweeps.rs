@@ -468,6 +468,13 @@ fn a_trial_behind_the_others_is_pruned_and_the_others_are_unchanged() {
         2
     );
     assert!(text(&out).contains("003-lr=1e-9 pruned by the `median` rule after epoch 2"));
+    // Its TensorBoard HParams session ended (not left running), as TensorBoard reads it.
+    let events = common::tensorboard::read_back(&bad);
+    assert_eq!(
+        events["hparams"]["_hparams_/session_end_info"]["status"], "STATUS_FAILURE",
+        "{}",
+        events["hparams"]
+    );
 
     // The good trials give exactly what a sweep without pruning gives.
     let out = runner(dir.path(), &["sweep", "plain.yaml"]);
