@@ -1,7 +1,8 @@
 //! Sweeps and comparison, end to end through the `runner` binary on tiny generated images:
 //! expansion and naming, parallel trials, the comparison table in every format, failed
 //! trials (recorded, the rest go on, run again next time), resume after `kill -9`, seed
-//! replicates as mean +- std, every bad-input error before anything runs, and the sweep as
+//! replicates as mean +- std, every bad-input error before anything runs, pruning (a trial
+//! behind the others stops itself, is recorded and not run again), and the sweep as
 //! TensorBoard's HTTP API serves it.
 
 mod common;
@@ -322,6 +323,26 @@ parameters:
     "sweep.yaml:4:3",
     "the sweep makes 3 runs, more than its `max_runs` (2)"
 )]
+#[case::prune_without_rule(
+    "spec: spec.yaml\nprune: {metric: validation/loss}\nparameters:\n  model.nodes.drop.rate: [0.1]\n",
+    "sweep.yaml:2:8",
+    "`prune` names no rule"
+)]
+#[case::prune_metric_not_per_epoch(
+    "spec: spec.yaml\nmetric: seconds\ngoal: min\nprune: {median: {}}\nparameters:\n  model.nodes.drop.rate: [0.1]\n",
+    "sweep.yaml:4:8",
+    "set `prune.metric`"
+)]
+#[case::prune_metric_unknown(
+    "spec: spec.yaml\nprune:\n  metric: validation/los\n  asha: {}\nparameters:\n  model.nodes.drop.rate: [0.1]\n",
+    "sweep.yaml:3:11",
+    "did you mean `validation/loss`?"
+)]
+#[case::asha_factor_below_two(
+    "spec: spec.yaml\nprune: {asha: {reduction_factor: 1}}\nparameters:\n  model.nodes.drop.rate: [0.1]\n",
+    "sweep.yaml:2",
+    "reduction_factor"
+)]
 #[case::unknown_key(
     "spec: spec.yaml\nmethdo: grid\nparameters:\n  model.nodes.drop.rate: [0.1]\n",
     "sweep.yaml:2:1",
@@ -352,10 +373,157 @@ fn compare_says_when_a_folder_holds_no_runs_and_shows_unfinished_runs() {
         "{}",
         text(&out)
     );
-    // A sweep whose trials have not run shows them as pending.
+    // A sweep whose trials have not run shows them as pending, with their parameters
+    // (from sweep.json: the trial folders do not exist yet).
     let out = runner(dir.path(), &["sweep", "sweep.yaml", "--status"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(text(&out).matches("pending").count(), 4, "{}", text(&out));
+    let rows = compare_json(dir.path(), "runs/sweep");
+    let params: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            assert_eq!(r["status"], "pending", "{r}");
+            assert_eq!(r["best"], false, "{r}");
+            (
+                r["run"].as_str().unwrap(),
+                r["rate"].as_str().unwrap(),
+                r["lr"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        params,
+        [
+            ("001-rate=0,lr=0.01", "0", "0.01"),
+            ("002-rate=0,lr=0.3", "0", "0.3"),
+            ("003-rate=0.5,lr=0.01", "0.5", "0.01"),
+            ("004-rate=0.5,lr=0.3", "0.5", "0.3")
+        ]
+    );
+}
+
+/// Two good learning rates and one that barely moves the weights (1e-9): with the median
+/// rule on the validation loss, the third trial is behind both finished ones after its
+/// warm-up epoch.
+const PRUNED_GRID: &str = "phases.head.optimizer.adam.lr: [0.05, 0.1, 1.0e-9]
+prune:
+  metric: validation/loss
+  median: {warmup_epochs: 1, min_trials: 2}
+";
+
+/// Per-epoch metrics and final results of a trial, without its timings.
+fn results(trial: &Path) -> (Vec<Value>, Value) {
+    let epochs = std::fs::read_to_string(trial.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let mut record: Value = serde_json::from_str(line).unwrap();
+            let record_map = record.as_object_mut().unwrap();
+            record_map.remove("seconds");
+            record_map.remove("images_per_second");
+            record
+        })
+        .collect();
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(trial.join("summary.json")).unwrap()).unwrap();
+    let finals = serde_json::json!([
+        summary["final_validation"],
+        summary["best_validation_accuracy"],
+        summary["final_train"]
+    ]);
+    (epochs, finals)
+}
+
+#[test]
+fn a_trial_behind_the_others_is_pruned_and_the_others_are_unchanged() {
+    let dir = setup(&format!("spec: spec.yaml\nparameters:\n  {PRUNED_GRID}"));
+    std::fs::write(
+        dir.path().join("plain.yaml"),
+        "spec: spec.yaml\nparameters:\n  phases.head.optimizer.adam.lr: [0.05, 0.1]\n",
+    )
+    .unwrap();
+    let out = runner(dir.path(), &["sweep", "sweep.yaml"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let sweep = dir.path().join("runs/sweep");
+    let bad = sweep.join("003-lr=1e-9");
+    let pruned: Value =
+        serde_json::from_slice(&std::fs::read(bad.join("pruned.json")).unwrap()).unwrap();
+    assert_eq!(pruned["rule"], "median", "{pruned}");
+    assert_eq!(
+        pruned["epoch"], 2,
+        "judged after its warm-up epoch: {pruned}"
+    );
+    assert_eq!(pruned["compared"], 2, "{pruned}");
+    assert!(
+        pruned["value"].as_f64().unwrap() > pruned["threshold"].as_f64().unwrap(),
+        "{pruned}"
+    );
+    assert!(!bad.join("summary.json").exists(), "stopped before its end");
+    assert!(bad.join("checkpoint.json").is_file(), "resumable by hand");
+    assert_eq!(
+        std::fs::read_to_string(bad.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+    assert!(text(&out).contains("003-lr=1e-9 pruned by the `median` rule after epoch 2"));
+    // Its TensorBoard HParams session ended (not left running), as TensorBoard reads it.
+    let events = common::tensorboard::read_back(&bad);
+    assert_eq!(
+        events["hparams"]["_hparams_/session_end_info"]["status"], "STATUS_FAILURE",
+        "{}",
+        events["hparams"]
+    );
+
+    // The good trials give exactly what a sweep without pruning gives.
+    let out = runner(dir.path(), &["sweep", "plain.yaml"]);
+    assert!(out.status.success(), "{}", text(&out));
+    for (with, without) in [("001-lr=0.05", "001-lr=0.05"), ("002-lr=0.1", "002-lr=0.1")] {
+        assert_eq!(
+            results(&sweep.join(with)),
+            results(&dir.path().join("runs/plain").join(without)),
+            "{with}"
+        );
+    }
+
+    // Compare: the pruned trial with its last metrics, never the best, after the others.
+    let rows = compare_json(dir.path(), "runs/sweep");
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[2]["run"], "003-lr=1e-9");
+    assert_eq!(rows[2]["status"], "pruned");
+    assert_eq!(rows[2]["best"], false);
+    assert_eq!(rows[2]["epochs"], 2.0);
+    assert_eq!(rows[2]["lr"], "1e-9");
+    assert!(
+        rows[2]["final validation/accuracy"].is_number(),
+        "{}",
+        rows[2]
+    );
+    assert!(rows[..2].iter().all(|r| r["status"] == "finished"));
+    assert_eq!(rows[0]["best"], true);
+    let table = text(&runner(dir.path(), &["compare", "runs/sweep"]));
+    let line = table.lines().find(|l| l.contains("003-lr=1e-9")).unwrap();
+    assert!(line.trim_end().ends_with("pruned"), "{table}");
+
+    // Running the sweep again runs nothing: the pruned trial is not tried again.
+    let log = std::fs::read_to_string(bad.join("run.log")).unwrap();
+    let again = runner(dir.path(), &["sweep", "sweep.yaml"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("3 of 3 trials finished earlier (1 of them pruned)"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(std::fs::read_to_string(bad.join("run.log")).unwrap(), log);
+
+    // `runner resume` trains a pruned trial to its end.
+    let out = runner(dir.path(), &["resume", "runs/sweep/003-lr=1e-9"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(bad.join("summary.json").is_file());
+    assert!(!bad.join("pruned.json").exists());
+    let rows = compare_json(dir.path(), "runs/sweep");
+    assert!(rows.iter().all(|r| r["status"] == "finished"), "{rows:?}");
 }
 
 /// A free TCP port on 127.0.0.1.

@@ -754,8 +754,10 @@ const LONG_RUN: [&str; 6] = [
     "phases.tune.epochs=1000000",
 ];
 
-/// Starts `runner run spec.yaml` in `dir` with many epochs and waits until it trains.
-/// Its log goes on being read in the background, so the run never writes to a closed pipe.
+/// Starts `runner run spec.yaml` in `dir` with many epochs and waits until it has a
+/// checkpoint: an epoch's log line comes before its checkpoint is written, so the line of
+/// epoch 2 is the first that guarantees epoch 1's. Its log goes on being read in the
+/// background, so the run never writes to a closed pipe.
 fn start_long_run(dir: &Path) -> std::process::Child {
     use std::io::BufRead;
     let mut child = runner_command(dir)
@@ -766,13 +768,13 @@ fn start_long_run(dir: &Path) -> std::process::Child {
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     for line in lines.by_ref() {
-        if line.unwrap().contains("epoch 1 (") {
+        if line.unwrap().contains("epoch 2 (") {
             std::thread::spawn(move || lines.for_each(drop));
             return child;
         }
     }
     let status = child.wait().unwrap();
-    panic!("the run never finished its first epoch ({status})");
+    panic!("the run never finished its second epoch ({status})");
 }
 
 #[test]
@@ -819,8 +821,9 @@ fn a_second_run_of_a_live_run_says_it_is_in_progress_and_resume_cleans_temp_file
     }
     resumed.kill().unwrap();
     resumed.wait().unwrap();
+    // The kill may also have cut one of the run's own writes short: at least ours is removed.
     assert!(!stale.exists(), "{log}");
-    assert!(log.contains("removed 1 unfinished temporary file"), "{log}");
+    assert!(log.contains("unfinished temporary file"), "{log}");
 }
 
 #[test]

@@ -80,6 +80,10 @@ pub enum Command {
         /// An extra TensorBoard HParam, `NAME=JSON` (a sweep's parameter).
         #[arg(long = "hparam", hide = true, value_name = "NAME=JSON")]
         hparams: Vec<String>,
+        /// The sweep's pruning (JSON): after each epoch, compare with the sweep's other
+        /// trials and stop when behind.
+        #[arg(long, hide = true, requires = "run_dir", value_name = "JSON")]
+        prune: Option<runner::sweep::prune::Pruning>,
         /// Then check the run like `runner check` (exit 1 when a check fails, 2 when one
         /// cannot be evaluated).
         #[arg(long)]
@@ -337,6 +341,7 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             run_dir,
             group,
             hparams,
+            prune,
             check,
             check_args,
         } => run::run(
@@ -351,6 +356,7 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
                 run_dir: run_dir.as_deref(),
                 group,
                 hparams: &hparams,
+                prune,
                 check: check.then_some(&check_args),
             },
             quiet,

@@ -5,6 +5,7 @@ use super::Failure;
 use runner::plan;
 use runner::spec::diagnostic::Diagnostic;
 use runner::spec::{self, overrides::Override};
+use runner::sweep::prune::Pruning;
 use runner::track::tensorboard::HParamValue;
 use runner::train::{self, Interrupter, Outcome, RunOptions};
 use std::io::IsTerminal;
@@ -32,6 +33,8 @@ pub struct RunArgs<'a> {
     pub group: String,
     /// Extra TensorBoard HParams, `NAME=JSON`.
     pub hparams: &'a [String],
+    /// A sweep trial's pruning.
+    pub prune: Option<Pruning>,
     /// Check the run afterwards (`--check`) with these options.
     pub check: Option<&'a super::check::CheckArgs>,
 }
@@ -93,6 +96,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<(), Failure> {
             .map(|(name, value)| (name.to_string(), HParamValue::from_json(value)))
             .collect(),
         frozen_cache: args.frozen_cache,
+        prune: args.prune.clone(),
         ..options(args.runs, args.again, args.histograms, quiet)
     };
     let outcome = if args.resume {
@@ -137,5 +141,12 @@ fn report(outcome: Outcome) -> Result<PathBuf, Failure> {
             Ok(dir)
         }
         Outcome::Interrupted(dir) => Err(Failure::Interrupted(dir)),
+        Outcome::Pruned { dir, pruned } => {
+            println!(
+                "{}: {pruned} (`runner resume {0}` trains it to its end)",
+                dir.display()
+            );
+            Ok(dir)
+        }
     }
 }

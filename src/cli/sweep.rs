@@ -9,6 +9,7 @@ use runner::spec::overrides::Override;
 use runner::sweep::execute::{self, Execution};
 use runner::sweep::spec::Goal;
 use runner::sweep::{self, SweepError};
+use runner::track::RunStatus;
 use std::path::Path;
 
 /// What `runner sweep` was asked.
@@ -88,12 +89,14 @@ fn print_table(prepared: &sweep::Prepared) -> Result<(), Failure> {
     );
     print!("{}", render(&table, Format::Table));
     for run in &runs {
-        if let runner::track::RunStatus::Failed(f) = &run.status {
-            println!(
+        match &run.status {
+            RunStatus::Failed(f) => println!(
                 "{} failed: {}",
                 run.dir.name(),
                 f.message.lines().next().unwrap_or_default()
-            );
+            ),
+            RunStatus::Pruned(p) => println!("{} {p}", run.dir.name()),
+            _ => {}
         }
     }
     Ok(())

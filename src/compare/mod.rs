@@ -53,7 +53,8 @@ pub struct RunInfo {
     pub dir: RunDir,
     /// Where it stands.
     pub status: RunStatus,
-    /// Its resolved spec flattened to `path -> value`; empty for a trial not started.
+    /// Its resolved spec flattened to `path -> value`, with a sweep trial's parameter values
+    /// (from `sweep.json`, so a trial not started has them too); empty for a run with neither.
     pub values: BTreeMap<String, Value>,
     /// The summary of a finished run.
     pub summary: Option<Summary>,
@@ -134,7 +135,10 @@ fn gather(
     let sweep_dir = SweepDir::new(path);
     if let Some(record) = sweep_dir.read()? {
         for trial in &record.trials {
-            runs.push(RunInfo::read(sweep_dir.trial(trial))?);
+            let mut run = RunInfo::read(sweep_dir.trial(trial))?;
+            // By the sweep's own paths (a mapping value whole, a list item by index or name).
+            run.values.extend(trial.config.clone());
+            runs.push(run);
         }
         sweeps.push(record);
         return Ok(());
@@ -335,7 +339,17 @@ pub fn table(
             None => groups.push((label_key, vec![run])),
         }
     }
-    let mut rows: Vec<Vec<Cell>> = groups
+    // Pruned trials stopped early: shown with their last metrics, never the best, and after
+    // the others when sorted by the ranking metric.
+    let pruned: Vec<bool> = groups
+        .iter()
+        .map(|(_, members)| {
+            members
+                .iter()
+                .any(|m| matches!(m.status, RunStatus::Pruned(_)))
+        })
+        .collect();
+    let rows: Vec<Vec<Cell>> = groups
         .iter()
         .map(|(key, members)| {
             let first = members[0];
@@ -391,20 +405,27 @@ pub fn table(
             None => metric_column,
         };
     let descending = options.sort.is_none() && options.goal_max;
-    rows.sort_by(|a, b| {
+    let mut rows: Vec<(bool, Vec<Cell>)> = pruned.into_iter().zip(rows).collect();
+    rows.sort_by(|(a_pruned, a), (b_pruned, b)| {
         let (x, y) = (&a[sort_column], &b[sort_column]);
-        match (x.number(), y.number()) {
+        let pruned_last = if options.sort.is_none() {
+            a_pruned.cmp(b_pruned)
+        } else {
+            std::cmp::Ordering::Equal
+        };
+        pruned_last.then_with(|| match (x.number(), y.number()) {
             (Some(x), Some(y)) if descending => y.total_cmp(&x),
             (Some(x), Some(y)) => x.total_cmp(&y),
             (Some(_), None) => std::cmp::Ordering::Less,
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (None, None) => text_of(x).cmp(&text_of(y)),
-        }
+        })
     });
     let best = rows
         .iter()
         .enumerate()
-        .filter_map(|(i, row)| Some((i, row[metric_column].number()?)))
+        .filter(|(_, (pruned, _))| !pruned)
+        .filter_map(|(i, (_, row))| Some((i, row[metric_column].number()?)))
         .reduce(|a, b| {
             let better = if options.goal_max {
                 b.1 > a.1
@@ -416,7 +437,7 @@ pub fn table(
         .map(|(i, _)| i);
     Ok(Table {
         columns,
-        rows,
+        rows: rows.into_iter().map(|(_, row)| row).collect(),
         best,
     })
 }

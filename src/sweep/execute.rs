@@ -5,7 +5,7 @@
 //! child (each writes a checkpoint and stops) and then stops itself. A trial another process
 //! is already running (a sweep started twice) is waited for, never started twice.
 
-use super::spec::{Distribution, Domain};
+use super::spec::{Distribution, Domain, Method};
 use super::state::{SweepDir, SweepRecord};
 use super::trial::{Trial, label};
 use super::{Prepared, SweepError, check_trial};
@@ -38,6 +38,8 @@ pub struct Ended {
     pub finished: usize,
     /// Trials that failed.
     pub failed: usize,
+    /// Trials the sweep's pruning stopped early (now or before).
+    pub pruned: usize,
     /// True when it was interrupted.
     pub interrupted: bool,
 }
@@ -58,21 +60,28 @@ pub fn run(prepared: &mut Prepared, execution: &Execution) -> Result<Ended, Swee
     let mut ended = Ended {
         finished: 0,
         failed: 0,
+        pruned: 0,
         interrupted: false,
     };
     for trial in prepared.record.trials.clone() {
         match dir.trial(&trial).status() {
             RunStatus::Finished => {
                 ended.finished += 1;
-                tell(prepared, &trial);
+                let value = finished_metric(prepared, &trial);
+                tell(prepared, &trial, value);
             }
+            RunStatus::Pruned(_) => ended.pruned += 1,
             _ => queue.push_back(trial),
         }
     }
-    if ended.finished > 0 {
+    if ended.finished + ended.pruned > 0 {
+        let pruned = match ended.pruned {
+            0 => String::new(),
+            n => format!(" ({n} of them pruned)"),
+        };
         tracing::info!(
-            "{} of {total_known} trials finished earlier; running the rest",
-            ended.finished
+            "{} of {total_known} trials finished earlier{pruned}; running the rest",
+            ended.finished + ended.pruned
         );
     }
     let threads = threads_per_trial(execution.jobs);
@@ -128,8 +137,13 @@ pub fn run(prepared: &mut Prepared, execution: &Execution) -> Result<Ended, Swee
                 match outcome {
                     RunStatus::Finished => {
                         ended.finished += 1;
-                        tell(prepared, &done.trial);
-                        report_finished(prepared, &done);
+                        let value = finished_metric(prepared, &done.trial);
+                        tell(prepared, &done.trial, value);
+                        report_finished(prepared, &done, value);
+                    }
+                    RunStatus::Pruned(pruned) => {
+                        ended.pruned += 1;
+                        tracing::info!("[{}] {}: {pruned}", done.trial.index, done.trial.name);
                     }
                     RunStatus::Interrupted | RunStatus::NotStarted if stopping => {}
                     RunStatus::Failed(failure) => {
@@ -251,32 +265,26 @@ fn draw(prepared: &mut Prepared) -> Option<Trial> {
     first
 }
 
-/// Tells TPE a finished trial's metric.
-fn tell(prepared: &mut Prepared, trial: &Trial) {
-    let Some(sampler) = prepared.sampler.as_mut() else {
-        return;
-    };
-    let metric = prepared
+/// A finished trial's ranking metric, from its summary.
+fn finished_metric(prepared: &Prepared, trial: &Trial) -> Option<f64> {
+    prepared
         .dir
         .trial(trial)
         .read_summary()
         .ok()
         .flatten()
-        .and_then(|s| s.metric(&prepared.record.metric));
-    if let Some(value) = metric {
+        .and_then(|s| s.metric(&prepared.record.metric))
+}
+
+/// Tells TPE a finished trial's metric.
+fn tell(prepared: &mut Prepared, trial: &Trial, metric: Option<f64>) {
+    if let (Some(sampler), Some(value)) = (prepared.sampler.as_mut(), metric) {
         sampler.tell(&trial.config, value);
     }
 }
 
-fn report_finished(prepared: &Prepared, done: &Running) {
+fn report_finished(prepared: &Prepared, done: &Running, value: Option<f64>) {
     let metric = &prepared.record.metric;
-    let value = prepared
-        .dir
-        .trial(&done.trial)
-        .read_summary()
-        .ok()
-        .flatten()
-        .and_then(|s| s.metric(metric));
     tracing::info!(
         "[{}] finished {}: {metric} {} ({:.0} s)",
         done.trial.index,
@@ -287,7 +295,7 @@ fn report_finished(prepared: &Prepared, done: &Running) {
 }
 
 /// Starts `runner run` for `trial`, its output going to the trial folder's console log;
-/// `None` when the trial makes an invalid spec (recorded as its failure).
+/// `None` when a TPE draw makes an invalid spec (recorded as its failure).
 fn spawn(
     prepared: &Prepared,
     execution: &Execution,
@@ -295,13 +303,16 @@ fn spawn(
     threads: usize,
 ) -> Result<Option<Child>, SweepError> {
     let run = prepared.dir.trial(trial);
-    if let Err(reports) = check_trial(
-        &prepared.loaded,
-        &prepared.spec_path,
-        &prepared.base_overrides,
-        trial,
-    ) {
-        // A TPE draw outside the checked corners can still make an invalid spec.
+    // `prepare` planned every grid and random trial; a TPE draw is checked here.
+    if prepared.record.method == Method::Tpe
+        && let Err(reports) = check_trial(
+            &prepared.loaded,
+            &prepared.spec_path,
+            &prepared.base_overrides,
+            trial,
+        )
+    {
+        // A draw outside the checked corners can still make an invalid spec.
         let message = reports
             .iter()
             .map(|r| r.render(false))
@@ -334,6 +345,9 @@ fn spawn(
             .arg("--hparam")
             .arg(format!("{name}={}", value.to_json()));
     }
+    if let Some(pruning) = &prepared.pruning {
+        command.arg("--prune").arg(pruning.arg());
+    }
     command
         .env("RAYON_NUM_THREADS", threads.to_string())
         .stdin(Stdio::null())
@@ -362,7 +376,7 @@ fn poll(running: &mut Running, dir: &SweepDir) -> Option<RunStatus> {
             let exit = child.try_wait().ok()??;
             let status = run.status();
             match status {
-                RunStatus::Finished | RunStatus::Failed(_) => Some(status),
+                RunStatus::Finished | RunStatus::Failed(_) | RunStatus::Pruned(_) => Some(status),
                 _ if exit.code() == Some(130) => Some(status),
                 _ => {
                     // The process died without recording why (killed, out of memory).
@@ -397,7 +411,7 @@ fn write_record(dir: &SweepDir, record: &SweepRecord) -> Result<(), SweepError> 
 }
 
 /// The last `lines` lines of a text file (empty when unreadable).
-pub fn tail(path: &Path, lines: usize) -> String {
+fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")

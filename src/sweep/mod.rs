@@ -4,7 +4,8 @@
 //! - [`spec`]: the sweep file and its located errors; [`space`]: grid, random and TPE
 //!   configurations; [`trial`]: a trial's overrides and readable folder name;
 //!   [`state`]: the sweep folder and `sweep.json`; [`execute`]: running trials as child
-//!   processes, several at a time.
+//!   processes, several at a time; [`prune`]: early termination of poor trials, decided by
+//!   each trial from the others' epochs.
 //!
 //! [`prepare`] expands and checks the whole sweep before anything runs: the base spec plans,
 //! every parameter path exists, the ranking metric is one the runs will have, and every trial
@@ -13,6 +14,7 @@
 //! interrupted (continued from its checkpoint) or failed (run again).
 
 pub mod execute;
+pub mod prune;
 pub mod space;
 pub mod spec;
 pub mod state;
@@ -23,6 +25,7 @@ use crate::spec::diagnostic::{Diagnostic, Report, did_you_mean};
 use crate::spec::overrides::Override;
 use crate::track::records::metric_names;
 use crate::track::run_dir::{RecordError, spec_hash};
+use prune::Pruning;
 use serde_json::Value;
 use space::{Config, Sampler};
 use spec::{LoadedSweep, Method};
@@ -70,6 +73,8 @@ pub struct Prepared {
     pub to_draw: usize,
     /// The TPE sampler.
     pub sampler: Option<Sampler>,
+    /// What each trial needs to stop itself early, when the sweep has a `prune` block.
+    pub pruning: Option<Pruning>,
 }
 
 impl Prepared {
@@ -101,6 +106,9 @@ pub fn prepare(
         .map_err(|reports| SweepError::Invalid(with_context(&loaded, "spec", reports)))?;
     check_parameters(&loaded, &base)?;
     check_metric(&loaded, &base)?;
+    let dir = SweepDir::new(runs_dir.unwrap_or(Path::new("runs")).join(loaded.name()));
+    let pruning = prune::resolve(&loaded, &epoch_metrics(&base), dir.path())
+        .map_err(|diagnostics| SweepError::Invalid(vec![loaded.report(diagnostics)]))?;
     let sweep = &loaded.sweep;
     let seeds = seeds_of(&loaded);
     let budget = sweep.trials.map_or(usize::MAX, |t| t as usize);
@@ -133,7 +141,6 @@ pub fn prepare(
     }
     let short = trial::short_names(sweep.parameters.keys());
     let definition_hash = definition_hash(&loaded, base_overrides);
-    let dir = SweepDir::new(runs_dir.unwrap_or(Path::new("runs")).join(loaded.name()));
     let existing = match runs_dir {
         Some(_) => dir.read()?,
         None => None,
@@ -206,6 +213,7 @@ pub fn prepare(
         record,
         to_draw,
         sampler,
+        pruning,
     })
 }
 
@@ -353,13 +361,18 @@ fn join(prefix: &str, segment: &str) -> String {
     }
 }
 
+/// The metrics every epoch of `base`'s runs records: `loss` and the spec's `metrics`.
+fn epoch_metrics(base: &Plan) -> Vec<&str> {
+    let mut names = vec!["loss"];
+    names.extend(base.spec.spec.metrics.iter().map(|m| m.name()));
+    names
+}
+
 /// The ranking metric must be one the runs will report.
 fn check_metric(loaded: &LoadedSweep, base: &Plan) -> Result<(), SweepError> {
     let spec = &base.spec.spec;
-    let mut epoch_metrics = vec!["loss"];
-    epoch_metrics.extend(spec.metrics.iter().map(|m| m.name()));
     let has_test = spec.data.test_dir.is_some() || spec.data.test_from_validation > 0.0;
-    let known = metric_names(&epoch_metrics, has_test);
+    let known = metric_names(&epoch_metrics(base), has_test);
     let metric = &loaded.sweep.metric;
     if known.contains(metric) {
         return Ok(());

@@ -2,6 +2,7 @@
 //! which domains (addressed by the same dotted paths as `--set`), how the space is searched,
 //! and which metric ranks the trials. Read with the same located diagnostics as specs.
 
+use super::prune::PruneSpec;
 use crate::spec::diagnostic::{Diagnostic, Report};
 use crate::spec::schema::{self, Document};
 use crate::spec::yaml::{self, SourceMap};
@@ -50,6 +51,11 @@ pub struct SweepSpec {
     #[serde(default = "default_max_runs")]
     #[schemars(range(min = 1, max = 1000000))]
     pub max_runs: u32,
+    /// Early termination of poor trials: `{median: {warmup_epochs, min_trials}}` and/or
+    /// `{asha: {min_epochs, reduction_factor, min_trials}}`, with an optional per-epoch
+    /// `metric` and `goal`. Trials are compared only at the same epoch of the same phase.
+    #[serde(default)]
+    pub prune: Option<PruneSpec>,
     /// The swept values, by `--set` path (`model.nodes.drop.rate`,
     /// `phases.fine_tune.optimizer.rmsprop.lr`): a list of values, or one of
     /// `{uniform: [low, high]}`, `{log_uniform: [low, high]}`, `{int: [low, high]}`,

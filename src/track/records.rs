@@ -1,5 +1,6 @@
 //! The typed records of a run folder: one [`EpochRecord`] per line of `metrics.jsonl`, the
-//! [`Summary`] in `summary.json`, and the [`Failure`] a failed run leaves in `error.json`.
+//! [`Summary`] in `summary.json`, the [`Failure`] a failed run leaves in `error.json`, and the
+//! [`Pruned`] record of a sweep trial that stopped itself early (`pruned.json`).
 //! `compare`, `check` and sweeps read runs through these types, never by string keys, so the
 //! file formats have one definition. `summary.json` carries a version: a reader refuses a file
 //! written by a newer runner instead of misreading it.
@@ -190,6 +191,45 @@ pub struct Failure {
     pub message: String,
     /// Finished epochs when it failed.
     pub epochs: usize,
+}
+
+/// Why a sweep trial stopped itself before its end: `pruned.json`, written when its sweep's
+/// pruning rule found it behind the other trials at the same epoch (`sweep::prune`). A pruned
+/// run keeps its epochs and last checkpoint (`runner resume` trains it to its end), and its
+/// sweep does not run it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pruned {
+    /// The rule that stopped it: `median` or `asha`.
+    pub rule: String,
+    /// Its last epoch (1-based, across phases).
+    pub epoch: usize,
+    /// The phase of that epoch.
+    pub phase: String,
+    /// The compared metric (`validation/loss`, ...).
+    pub metric: String,
+    /// Its value of the metric (for `median`: the best of the phase so far).
+    pub value: f64,
+    /// The value it fell short of: the other trials' median, or the last value in their
+    /// top fraction.
+    pub threshold: f64,
+    /// How many other trials it was compared with.
+    pub compared: usize,
+}
+
+impl std::fmt::Display for Pruned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pruned by the `{}` rule after epoch {} (phase `{}`): {} {:.4} is behind {:.4}, from {} other trial(s) at that epoch",
+            self.rule,
+            self.epoch,
+            self.phase,
+            self.metric,
+            self.value,
+            self.threshold,
+            self.compared
+        )
+    }
 }
 
 #[cfg(test)]

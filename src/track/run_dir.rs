@@ -5,7 +5,7 @@
 
 use super::atomic::write_atomically;
 use super::lock::{self, Holder};
-use super::records::{EpochRecord, Failure, SUMMARY_VERSION, Summary};
+use super::records::{EpochRecord, Failure, Pruned, SUMMARY_VERSION, Summary};
 use sha2::{Digest, Sha256};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -25,6 +25,8 @@ pub enum RunStatus {
     Running(Holder),
     /// It stopped with an error (`error.json`).
     Failed(Failure),
+    /// Its sweep's pruning rule stopped it early (`pruned.json`); it has a checkpoint.
+    Pruned(Pruned),
     /// It stopped (Ctrl-C, kill, crash) after writing a checkpoint; `runner resume` continues it.
     Interrupted,
     /// It has no checkpoint yet (it stopped, or is starting, before its first epoch ended).
@@ -37,6 +39,7 @@ impl std::fmt::Display for RunStatus {
             RunStatus::Finished => "finished",
             RunStatus::Running(_) => "running",
             RunStatus::Failed(_) => "failed",
+            RunStatus::Pruned(_) => "pruned",
             RunStatus::Interrupted => "interrupted",
             RunStatus::NotStarted => "not started",
         })
@@ -115,6 +118,11 @@ impl RunDir {
         self.path.join("error.json")
     }
 
+    /// The [`Pruned`] record of a sweep trial that stopped itself early.
+    pub fn pruned_file(&self) -> PathBuf {
+        self.path.join("pruned.json")
+    }
+
     /// The run's log.
     pub fn log_file(&self) -> PathBuf {
         self.path.join("run.log")
@@ -158,7 +166,14 @@ impl RunDir {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(unreadable(&path, e)),
         };
-        text.lines()
+        // A last line without its newline is still being written by the run's process (a
+        // sweep's trials read each other's files): it is not an epoch yet.
+        let complete = match text.rfind('\n') {
+            Some(end) => &text[..end],
+            None => "",
+        };
+        complete
+            .lines()
             .filter(|line| !line.trim().is_empty())
             .enumerate()
             .map(|(i, line)| {
@@ -168,14 +183,16 @@ impl RunDir {
             .collect()
     }
 
-    /// Appends one epoch and syncs the file, so a killed run keeps every finished epoch.
+    /// Appends one epoch (its line and newline in one write) and syncs the file, so a killed
+    /// run keeps every finished epoch.
     pub fn append_epoch(&self, record: &EpochRecord) -> io::Result<()> {
-        let line = serde_json::to_string(record).map_err(io::Error::other)?;
+        let mut line = serde_json::to_string(record).map_err(io::Error::other)?;
+        line.push('\n');
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.metrics_file())?;
-        writeln!(file, "{line}")?;
+        file.write_all(line.as_bytes())?;
         file.sync_data()
     }
 
@@ -232,10 +249,18 @@ impl RunDir {
 
     /// Forgets an earlier failure (the run is being tried again).
     pub fn clear_failure(&self) -> io::Result<()> {
-        match std::fs::remove_file(self.failure_file()) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        remove_if_present(&self.failure_file())
+    }
+
+    /// Records that the run's sweep stopped it early.
+    pub fn write_pruned(&self, pruned: &Pruned) -> io::Result<()> {
+        let json = serde_json::to_vec_pretty(pruned).map_err(io::Error::other)?;
+        write_atomically(&self.pruned_file(), &json)
+    }
+
+    /// Forgets that the run was pruned (it is being trained to its end).
+    pub fn clear_pruned(&self) -> io::Result<()> {
+        remove_if_present(&self.pruned_file())
     }
 
     /// Where the run stands.
@@ -246,17 +271,29 @@ impl RunDir {
         if let Some(holder) = lock::holder(&self.path) {
             return RunStatus::Running(holder);
         }
-        if let Some(failure) = std::fs::read(self.failure_file())
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        {
+        if let Some(failure) = read_record(&self.failure_file()) {
             return RunStatus::Failed(failure);
+        }
+        if let Some(pruned) = read_record(&self.pruned_file()) {
+            return RunStatus::Pruned(pruned);
         }
         if self.checkpoint_pointer_file().is_file() {
             RunStatus::Interrupted
         } else {
             RunStatus::NotStarted
         }
+    }
+}
+
+/// A small JSON record, `None` when it is missing or damaged.
+fn read_record<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -397,6 +434,11 @@ mod tests {
         assert_eq!(run.read_epochs().unwrap(), vec![record(1), record(2)]);
         run.write_epochs(&[record(1)]).unwrap();
         assert_eq!(run.read_epochs().unwrap(), vec![record(1)]);
+        // A line another process is still writing is not an epoch yet.
+        let mut text = std::fs::read_to_string(run.metrics_file()).unwrap();
+        text.push_str("{\"epoch\": 2, \"pha");
+        std::fs::write(run.metrics_file(), text).unwrap();
+        assert_eq!(run.read_epochs().unwrap(), vec![record(1)]);
         std::fs::write(run.metrics_file(), "{\"epoch\": 1}\n").unwrap();
         let err = run.read_epochs().unwrap_err().to_string();
         assert!(err.contains("metrics.jsonl: line 1"), "{err}");
@@ -432,6 +474,19 @@ mod tests {
         assert!(matches!(run.status(), RunStatus::Running(_)));
         drop(lock);
         run.clear_failure().unwrap();
+        let pruned = Pruned {
+            rule: "median".into(),
+            epoch: 2,
+            phase: "p".into(),
+            metric: "validation/loss".into(),
+            value: 0.7,
+            threshold: 0.4,
+            compared: 3,
+        };
+        run.write_pruned(&pruned).unwrap();
+        assert_eq!(run.status(), RunStatus::Pruned(pruned));
+        run.clear_pruned().unwrap();
+        assert_eq!(run.status(), RunStatus::Interrupted);
         std::fs::write(run.summary_file(), "{}").unwrap();
         assert_eq!(run.status(), RunStatus::Finished);
     }

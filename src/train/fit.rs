@@ -4,7 +4,8 @@
 //! like Keras' `initial_epoch`. After every epoch a checkpoint is written; Ctrl-C writes one
 //! after the current batch. Dropout draws its randomness from (seed, epoch, batch) and the data
 //! order and augmentation from (seed, epoch, image), so a resumed run takes exactly the steps
-//! an uninterrupted one takes.
+//! an uninterrupted one takes. A sweep trial with pruning judges itself after each epoch
+//! ([`crate::sweep::prune`]) and may stop there, with a checkpoint.
 
 use super::checkpoint::{self, BestModel, Checkpoint, Progress};
 use super::evaluate::{evaluate, format_metrics, images_tensor, scalar, to_vec};
@@ -21,7 +22,7 @@ use crate::plan::{PhasePlan, Plan};
 use crate::spec::train::OptimizerState;
 use crate::track::RunDir;
 use crate::track::log_file;
-use crate::track::records::EpochRecord;
+use crate::track::records::{EpochRecord, Pruned};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
@@ -188,6 +189,9 @@ impl<'a> Trainer<'a> {
             {
                 if !self.train_epoch(phase, &schedule, &mut optim)? {
                     return Ok(Outcome::Interrupted(self.run.path().to_path_buf()));
+                }
+                if let Some(pruned) = self.pruned(index) {
+                    return self.end_pruned(pruned);
                 }
             }
             self.features.log_cache_use(&phase.spec.name);
@@ -435,6 +439,34 @@ impl<'a> Trainer<'a> {
             format_metrics(&record.validation)
         );
         Ok(record)
+    }
+
+    /// The sweep's verdict on the epoch that just ended, when it stops the run. The run's
+    /// last epoch is not judged: nothing is left to save.
+    fn pruned(&self, phase: usize) -> Option<Pruned> {
+        let pruning = self.options.prune.as_ref()?;
+        let last_phase = phase + 1 == self.plan.phases.len();
+        let p = &self.progress;
+        let phase_over =
+            p.phase_stopped || p.phase_epochs >= self.plan.phases[phase].spec.epochs as usize;
+        if last_phase && phase_over {
+            return None;
+        }
+        pruning.judge(self.run.path(), &p.history)
+    }
+
+    /// Ends a run its sweep pruned: the record, the TensorBoard session's end; the
+    /// checkpoint of the epoch is already written.
+    fn end_pruned(mut self, pruned: Pruned) -> Result<Outcome, RunError> {
+        tracing::info!("{pruned}");
+        self.run
+            .write_pruned(&pruned)
+            .map_err(output_error(&self.run.pruned_file()))?;
+        self.outputs.end_pruned()?;
+        Ok(Outcome::Pruned {
+            dir: self.run.path().to_path_buf(),
+            pruned,
+        })
     }
 
     fn finish(mut self) -> Result<Outcome, RunError> {

@@ -30,7 +30,7 @@ pub mod schedule;
 use crate::model::weights;
 use crate::plan::Plan;
 use crate::track::lock::{LockError, RunLock};
-use crate::track::records::{Failure, Summary};
+use crate::track::records::{Failure, Pruned, Summary};
 use crate::track::run_dir::{self, RecordError, RunFolder};
 use crate::track::{RunDir, RunStatus, atomic, write_atomically};
 use checkpoint::CheckpointError;
@@ -54,13 +54,16 @@ pub struct RunOptions {
     /// Stops the run after its current batch when set (the binary sets it on Ctrl-C).
     pub interrupter: Interrupter,
     /// Run in this folder instead of `runs_dir/<experiment>/<run-id>` (a sweep's trial):
-    /// a finished run there is reported, an interrupted or failed one is continued.
+    /// a finished or pruned run there is reported, an interrupted or failed one is continued.
     pub folder: Option<PathBuf>,
     /// Extra HParams entries for TensorBoard (a sweep's parameters).
     pub hparams: Vec<(String, crate::track::tensorboard::HParamValue)>,
     /// TensorBoard HParams group: runs with the same group (a sweep configuration's seed
     /// replicates) are aggregated.
     pub group: String,
+    /// A sweep trial's pruning: after each epoch the run compares itself with the sweep's
+    /// other trials and stops when it is behind.
+    pub prune: Option<crate::sweep::prune::Pruning>,
 }
 
 impl RunOptions {
@@ -76,6 +79,7 @@ impl RunOptions {
             folder: None,
             hparams: Vec::new(),
             group: String::new(),
+            prune: None,
         }
     }
 }
@@ -233,6 +237,14 @@ pub enum Outcome {
     AlreadyDone(PathBuf),
     /// Ctrl-C stopped the run after a batch; a checkpoint was written.
     Interrupted(PathBuf),
+    /// The sweep's pruning stopped the run after an epoch (now, or in an earlier process);
+    /// a checkpoint was written.
+    Pruned {
+        /// The run folder.
+        dir: PathBuf,
+        /// Why.
+        pruned: Pruned,
+    },
 }
 
 pub(crate) fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
@@ -296,6 +308,10 @@ fn run_in_folder(
     }
     match dir.status() {
         RunStatus::Finished => Ok(Outcome::AlreadyDone(folder.to_path_buf())),
+        RunStatus::Pruned(pruned) => Ok(Outcome::Pruned {
+            dir: folder.to_path_buf(),
+            pruned,
+        }),
         RunStatus::Running(holder) => Err(LockError::Busy {
             dir: folder.to_path_buf(),
             holder: Some(holder),
@@ -340,6 +356,8 @@ pub fn resume(run_dir: &Path, options: &RunOptions) -> Result<Outcome, RunError>
         return Ok(Outcome::AlreadyDone(run_dir.to_path_buf()));
     }
     run.clear_failure().map_err(output_error(run_dir))?;
+    // A pruned trial resumed by hand is trained to its end.
+    run.clear_pruned().map_err(output_error(run_dir))?;
     recording_failure(&run, fit::fit(&plan, run_dir, options, Some(saved)))
 }
 

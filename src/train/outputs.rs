@@ -123,6 +123,16 @@ impl RunOutputs {
         self.flush()
     }
 
+    /// Ends the HParams session of a run its sweep pruned. TensorBoard has no status for
+    /// it: `Failure` (a run that failed on an error ends no session), so the view's status
+    /// filter can hide pruned trials; their metrics are the last epoch's.
+    pub fn end_pruned(&mut self) -> Result<(), RunError> {
+        self.events
+            .add_hparams_end(SessionStatus::Failure)
+            .map_err(output_error(self.run.path()))?;
+        self.flush()
+    }
+
     /// Writes buffered events to disk.
     pub fn flush(&mut self) -> Result<(), RunError> {
         self.events.flush().map_err(output_error(self.run.path()))
