@@ -37,9 +37,10 @@ phases:
 /// The sweep file's Slurm settings: one CPU per trial, a quick look at the queue.
 const EXECUTOR: &str = "executor: {kind: slurm, cpus_per_trial: 1, poll_seconds: 1}\n";
 
-/// The local cluster: its `SLURM_CONF`.
+/// The local cluster: its `SLURM_CONF`, and the process that stops it after this binary.
 struct Cluster {
     conf: PathBuf,
+    _watchdog: std::process::Child,
 }
 
 /// Starts the cluster once for this binary (and the watchdog that stops it), then hands it to
@@ -85,7 +86,7 @@ fn start_cluster() -> Cluster {
         state.display()
     );
     // Stop and delete it once this test binary has exited, however it exits.
-    Command::new("sh")
+    let watchdog = Command::new("sh")
         .arg("-c")
         .arg(format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; '{script}' purge '{state}' >/dev/null 2>&1",
@@ -101,6 +102,7 @@ fn start_cluster() -> Cluster {
         .unwrap();
     Cluster {
         conf: state.join("etc/slurm.conf"),
+        _watchdog: watchdog,
     }
 }
 
@@ -335,9 +337,9 @@ fn a_trial_warned_before_its_time_limit_checkpoints_requeues_and_resumes_to_the_
 #[test]
 fn status_shows_queued_and_running_trials_and_cancel_stops_them_with_checkpoints() {
     let (cluster, _turn) = cluster();
-    let dir = setup(&format!(
-        "spec: spec.yaml\nparameters:\n  model.nodes.drop.rate: [0.0, 0.5]\nexecutor: {{kind: slurm, parallelism: 1, poll_seconds: 1}}\n"
-    ));
+    let dir = setup(
+        "spec: spec.yaml\nparameters:\n  model.nodes.drop.rate: [0.0, 0.5]\nexecutor: {kind: slurm, parallelism: 1, poll_seconds: 1}\n",
+    );
     let args = ["sweep", "sweep.yaml", "--set", "phases.head.epochs=100000"];
     let out = cluster.runner(dir.path(), &[&args[..], &["--no-wait"]].concat());
     assert!(out.status.success(), "{}", text(&out));

@@ -460,3 +460,46 @@ fn check_rules(loaded: &LoadedSweep) -> Vec<Diagnostic> {
     }
     found
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slurm_time_limits_are_read_in_every_form() {
+        assert_eq!(time_limit_seconds("30"), Some(1800));
+        assert_eq!(time_limit_seconds("30:15"), Some(1815));
+        assert_eq!(time_limit_seconds("2:00:00"), Some(7200));
+        assert_eq!(time_limit_seconds("1-0"), Some(86400));
+        assert_eq!(time_limit_seconds("1-2:30"), Some(86400 + 9000));
+        assert_eq!(time_limit_seconds("1-2:30:05"), Some(86400 + 9005));
+        assert_eq!(time_limit_seconds("UNLIMITED"), None);
+    }
+
+    #[test]
+    fn the_executor_is_read_and_a_late_warning_is_a_located_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.yaml");
+        std::fs::write(
+            &path,
+            "spec: x.yaml\nparameters: {a: [1]}\nexecutor: {kind: slurm, partition: gpu, time: '10', signal_seconds: 900}\n",
+        )
+        .unwrap();
+        let report = load(&path).unwrap_err();
+        let message = report.render(false);
+        assert!(
+            message.contains("the time limit is only 600 s"),
+            "{message}"
+        );
+        assert!(message.contains("3:"), "located on line 3: {message}");
+        std::fs::write(
+            &path,
+            "spec: x.yaml\nparameters: {a: [1]}\nexecutor: {kind: slurm, partition: gpu, time: '10'}\n",
+        )
+        .unwrap();
+        let executor = load(&path).unwrap().sweep.executor;
+        assert_eq!(executor.kind, ExecutorKind::Slurm);
+        assert_eq!(executor.partition.as_deref(), Some("gpu"));
+        assert_eq!(executor.signal_seconds, 120);
+    }
+}
