@@ -441,6 +441,19 @@ fn slurm_errors_say_what_to_fix_and_nothing_is_half_submitted() {
         text(&out)
     );
 
+    // A configuration file that is not there.
+    let out = cluster
+        .command(dir.path(), &["sweep", "sweep.yaml"])
+        .env("SLURM_CONF", dir.path().join("missing.conf"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("found no Slurm configuration"),
+        "{}",
+        text(&out)
+    );
+
     // A controller that does not answer: the cluster's configuration with another port.
     let conf = std::fs::read_to_string(&cluster.conf).unwrap();
     let dead_port = free_port_pair();

@@ -127,10 +127,20 @@ fn run_slurm(prepared: &mut sweep::Prepared, wait: bool, runner: PathBuf) -> Res
         return Ok(());
     }
     print_table(prepared)?;
-    if outcome.failed + outcome.stopped > 0 {
+    let mut problems = Vec::new();
+    if outcome.failed > 0 {
+        problems.push(format!("{} trial(s) failed", outcome.failed));
+    }
+    if outcome.stopped > 0 {
+        problems.push(format!(
+            "{} trial(s) were stopped from outside (cancelled or preempted)",
+            outcome.stopped
+        ));
+    }
+    if !problems.is_empty() {
         return Err(Failure::Other(format!(
-            "{} trial(s) failed and {} were stopped from outside (cancelled or preempted); `runner sweep {file} --status` shows why, and the same command submits them again",
-            outcome.failed, outcome.stopped
+            "{}; `runner sweep {file} --status` shows why, and the same command submits them again",
+            problems.join(" and ")
         )));
     }
     Ok(())

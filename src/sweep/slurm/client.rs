@@ -179,6 +179,16 @@ fn parse_job(line: &str) -> Option<Job> {
 
 /// Runs a Slurm client command; its output when it succeeded.
 fn call(command: &str, args: &[&OsStr]) -> Result<Output, SlurmError> {
+    // Slurm's clients retry a missing configuration file for a minute before they fail.
+    if let Some(conf) = std::env::var_os("SLURM_CONF").filter(|c| !Path::new(c).is_file()) {
+        return Err(SlurmError::NoConfig {
+            command: command.into(),
+            detail: format!(
+                "SLURM_CONF is {}, which is not a file",
+                Path::new(&conf).display()
+            ),
+        });
+    }
     let out = Command::new(command).args(args).output().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             SlurmError::NotInstalled {
@@ -214,8 +224,7 @@ fn classify(command: &str, detail: String) -> SlurmError {
     let lower = detail.to_lowercase();
     let command = command.to_string();
     if lower.contains("could not establish a configuration source")
-        || lower.contains("unable to read slurm.conf")
-        || lower.contains("no such file or directory") && lower.contains("slurm.conf")
+        || lower.contains("unable to process configuration file")
     {
         SlurmError::NoConfig { command, detail }
     } else if lower.contains("unable to contact slurm controller")
@@ -286,5 +295,10 @@ mod tests {
             "squeue: error: Could not establish a configuration source".into(),
         );
         assert!(e.to_string().contains("SLURM_CONF"), "{e}");
+        let e = classify(
+            "squeue",
+            "squeue: error: s_p_parse_file: cannot stat file /x: No such file or directory; squeue: fatal: Unable to process configuration file".into(),
+        );
+        assert!(matches!(e, SlurmError::NoConfig { .. }), "{e}");
     }
 }
