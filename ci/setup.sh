@@ -11,6 +11,10 @@ pkg-config --exists fontconfig 2>/dev/null || missing+=(libfontconfig1-dev)
 command -v cc >/dev/null || missing+=(gcc)
 command -v cmake >/dev/null || missing+=(cmake)
 command -v nasm >/dev/null || command -v yasm >/dev/null || missing+=(nasm)
+# tests/slurm.rs runs sweeps on a real local Slurm cluster (../shared/tools/slurm): Debian's
+# Slurm 22.05 daemons and clients, and munge for its authentication.
+command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null || missing+=(slurm-wlm)
+command -v munged >/dev/null || missing+=(munge)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ci/setup.sh: installing ${missing[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

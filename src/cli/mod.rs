@@ -123,9 +123,19 @@ pub enum Command {
         /// Trials to run at once (the cores are split between them).
         #[arg(long, default_value_t = 1)]
         jobs: usize,
-        /// Print the trials and their state, run nothing.
-        #[arg(long)]
+        /// Print the trials and their state (with Slurm: their jobs), run nothing.
+        #[arg(long, conflicts_with = "cancel")]
         status: bool,
+        /// Where the trials run: `local` (child processes) or `slurm` (a job array; settings
+        /// in the sweep file's `executor:`). Default: the sweep file's `executor.kind`.
+        #[arg(long, value_name = "local|slurm")]
+        executor: Option<runner::sweep::spec::ExecutorKind>,
+        /// Slurm: return once the trials are submitted instead of waiting for them.
+        #[arg(long)]
+        no_wait: bool,
+        /// Slurm: cancel the sweep's queued and running jobs (running trials checkpoint).
+        #[arg(long)]
+        cancel: bool,
         /// Run even when the sweep has more runs than its `max_runs`.
         #[arg(long)]
         yes: bool,
@@ -368,6 +378,9 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             runs,
             jobs,
             status,
+            executor,
+            no_wait,
+            cancel,
             yes,
             overrides,
         } => sweep::run(&sweep::SweepArgs {
@@ -375,6 +388,9 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             runs: &runs,
             jobs,
             status,
+            executor,
+            no_wait,
+            cancel,
             yes,
             overrides: &overrides,
         }),

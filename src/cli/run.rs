@@ -49,19 +49,20 @@ fn options(runs: &Path, again: bool, histograms: bool, quiet: bool) -> RunOption
     }
 }
 
-/// An interrupter set by Ctrl-C: the first press asks the run to stop after the current batch
-/// and write a checkpoint; a second press ends the process at once (the last checkpoint stays).
-/// Failing to install the handler only loses the graceful stop.
+/// An interrupter set by Ctrl-C (SIGINT) or SIGTERM (`kill`, `scancel`, a Slurm time limit or
+/// preemption): the first asks the run to stop after the current batch and write a checkpoint;
+/// a second ends the process at once (the last checkpoint stays). Failing to install the
+/// handler only loses the graceful stop.
 pub fn ctrl_c_interrupter() -> Interrupter {
     let interrupter = Interrupter::new();
     let flag = interrupter.clone();
     let installed = ctrlc::set_handler(move || {
         if flag.request() {
-            eprintln!("\nsecond Ctrl-C: stopping now; the last checkpoint is kept");
+            eprintln!("\nsecond stop request: stopping now; the last checkpoint is kept");
             std::process::exit(130);
         }
         eprintln!(
-            "\nCtrl-C: stopping after this batch and writing a checkpoint (press again to stop at once)"
+            "\nstop requested (Ctrl-C or SIGTERM): stopping after this batch and writing a checkpoint (press Ctrl-C again to stop at once)"
         );
     });
     if let Err(e) = installed {

@@ -15,6 +15,7 @@ use crate::track::{RunDir, RunStatus};
 use crate::train::Interrupter;
 use crate::train::outputs::HPARAM_METRICS;
 use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -53,8 +54,7 @@ struct Running {
 /// Runs every trial that has not finished; TPE draws new trials as others finish.
 pub fn run(prepared: &mut Prepared, execution: &Execution) -> Result<Ended, SweepError> {
     let dir = prepared.dir.clone();
-    write_record(&dir, &prepared.record)?;
-    write_tensorboard_experiment(&dir, &prepared.record)?;
+    begin(prepared)?;
     let total_known = prepared.record.trials.len() + prepared.to_draw * prepared.seeds().len();
     let mut queue: VecDeque<Trial> = VecDeque::new();
     let mut ended = Ended {
@@ -166,6 +166,40 @@ pub fn run(prepared: &mut Prepared, execution: &Execution) -> Result<Ended, Swee
     }
     write_record(&dir, &prepared.record)?;
     Ok(ended)
+}
+
+/// Writes `sweep.json` and declares the sweep to TensorBoard: what any executor does before
+/// its first trial starts.
+pub fn begin(prepared: &Prepared) -> Result<(), SweepError> {
+    write_record(&prepared.dir, &prepared.record)?;
+    write_tensorboard_experiment(&prepared.dir, &prepared.record)
+}
+
+/// The arguments of `runner` that run `trial` in its folder: `--quiet run SPEC --run-dir DIR
+/// --group G`, the `--set` overrides and the `--hparam`s.
+pub fn run_arguments(prepared: &Prepared, trial: &Trial) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "--quiet".into(),
+        "run".into(),
+        prepared.spec_path.clone().into(),
+        "--run-dir".into(),
+        prepared.dir.trial(trial).path().into(),
+        "--group".into(),
+        trial.group().into(),
+    ];
+    for o in prepared.base_overrides.iter().chain(&trial.overrides()) {
+        args.push("--set".into());
+        args.push(format!("{}={}", o.path, o.value).into());
+    }
+    for (name, value) in trial.hparams(&prepared.record.short_names) {
+        args.push("--hparam".into());
+        args.push(format!("{name}={}", value.to_json()).into());
+    }
+    if let Some(pruning) = &prepared.pruning {
+        args.push("--prune".into());
+        args.push(pruning.arg().into());
+    }
+    args
 }
 
 /// Declares the sweep's parameters, with their domains, to TensorBoard's HParams view at the
@@ -330,25 +364,7 @@ fn spawn(
     let console_err = console.try_clone().map_err(io_error(&run.console_file()))?;
     let mut command = Command::new(&execution.runner);
     command
-        .arg("--quiet")
-        .arg("run")
-        .arg(&prepared.spec_path)
-        .arg("--run-dir")
-        .arg(run.path())
-        .arg("--group")
-        .arg(trial.group());
-    for o in prepared.base_overrides.iter().chain(&trial.overrides()) {
-        command.arg("--set").arg(format!("{}={}", o.path, o.value));
-    }
-    for (name, value) in trial.hparams(&prepared.record.short_names) {
-        command
-            .arg("--hparam")
-            .arg(format!("{name}={}", value.to_json()));
-    }
-    if let Some(pruning) = &prepared.pruning {
-        command.arg("--prune").arg(pruning.arg());
-    }
-    command
+        .args(run_arguments(prepared, trial))
         .env("RAYON_NUM_THREADS", threads.to_string())
         .stdin(Stdio::null())
         .stdout(console)
@@ -400,7 +416,8 @@ fn interrupt(child: &Child) {
     let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGINT);
 }
 
-fn record_failure(run: &RunDir, message: String) -> Result<(), SweepError> {
+/// Records `message` as the trial's failure (`error.json`).
+pub fn record_failure(run: &RunDir, message: String) -> Result<(), SweepError> {
     std::fs::create_dir_all(run.path()).map_err(io_error(run.path()))?;
     run.write_failure(&Failure { message, epochs: 0 })
         .map_err(io_error(&run.failure_file()))
@@ -411,12 +428,13 @@ fn write_record(dir: &SweepDir, record: &SweepRecord) -> Result<(), SweepError> 
 }
 
 /// The last `lines` lines of a text file (empty when unreadable).
-fn tail(path: &Path, lines: usize) -> String {
+pub fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SweepError + '_ {
+/// An I/O error about `path`, as a sweep error.
+pub fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SweepError + '_ {
     move |e| SweepError::Io(format!("cannot write {}: {e}", path.display()))
 }

@@ -4,8 +4,9 @@
 //! - [`spec`]: the sweep file and its located errors; [`space`]: grid, random and TPE
 //!   configurations; [`trial`]: a trial's overrides and readable folder name;
 //!   [`state`]: the sweep folder and `sweep.json`; [`execute`]: running trials as child
-//!   processes, several at a time; [`prune`]: early termination of poor trials, decided by
-//!   each trial from the others' epochs.
+//!   processes, several at a time; [`slurm`]: running them as a Slurm job array;
+//!   [`prune`]: early termination of poor trials, decided by each trial from the others'
+//!   epochs (so it works with either executor).
 //!
 //! [`prepare`] expands and checks the whole sweep before anything runs: the base spec plans,
 //! every parameter path exists, the ranking metric is one the runs will have, and every trial
@@ -15,6 +16,7 @@
 
 pub mod execute;
 pub mod prune;
+pub mod slurm;
 pub mod space;
 pub mod spec;
 pub mod state;
@@ -147,6 +149,7 @@ pub fn prepare(
     };
     if let Some(existing) = &existing
         && existing.definition_hash != definition_hash
+        && existing.definition_hash != text_hash(&loaded, base_overrides)
     {
         return Err(SweepError::OtherSweep {
             folder: dir.path().to_path_buf(),
@@ -386,13 +389,33 @@ fn check_metric(loaded: &LoadedSweep, base: &Plan) -> Result<(), SweepError> {
     Err(SweepError::Invalid(vec![loaded.report(vec![diagnostic])]))
 }
 
-/// A hash of what defines the sweep: the sweep file's text and the `--set` overrides.
+/// A hash of what defines the sweep: its settings (all but `executor:`, so a new time limit
+/// or partition keeps the folder) and the `--set` overrides.
 fn definition_hash(loaded: &LoadedSweep, base_overrides: &[Override]) -> String {
+    let sweep = spec::SweepSpec {
+        executor: spec::Executor::default(),
+        ..loaded.sweep.clone()
+    };
+    let settings = serde_json::to_string(&sweep).expect("a sweep serializes");
+    spec_hash(&format!("{settings}\n{}", overrides_text(base_overrides)))
+}
+
+/// The hash runner 0.x wrote before `executor:` existed (the sweep file's text): folders it
+/// made are still this sweep's.
+fn text_hash(loaded: &LoadedSweep, base_overrides: &[Override]) -> String {
+    spec_hash(&format!(
+        "{}\n{}",
+        loaded.text,
+        overrides_text(base_overrides)
+    ))
+}
+
+fn overrides_text(base_overrides: &[Override]) -> String {
     let overrides: Vec<String> = base_overrides
         .iter()
         .map(|o| format!("{}={}", o.path, o.value))
         .collect();
-    spec_hash(&format!("{}\n{}", loaded.text, overrides.join("\n")))
+    overrides.join("\n")
 }
 
 #[cfg(test)]

@@ -62,6 +62,137 @@ pub struct SweepSpec {
     /// `{choice: [...]}`. A mapping as a value is merged into the mapping at the path (e.g.
     /// a base's `arch` and `weights` together).
     pub parameters: BTreeMap<String, Domain>,
+    /// Where the trials run: this machine (default) or a Slurm cluster, and with what
+    /// resources. `runner sweep --executor` overrides `kind`. Not part of the sweep's
+    /// identity: changing it (a longer time limit, another partition) keeps the sweep folder.
+    #[serde(default)]
+    pub executor: Executor,
+}
+
+/// Where and how a sweep's trials run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Executor {
+    /// `local`: child processes on this machine (`--jobs` at a time); `slurm`: one Slurm job
+    /// array, one task per trial (the settings below).
+    #[serde(default)]
+    pub kind: ExecutorKind,
+    /// Slurm partition (`sbatch --partition`); default: the cluster's default partition.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_.,-]+$"))]
+    pub partition: Option<String>,
+    /// Time limit of each trial (`sbatch --time`): `minutes`, `hours:minutes:seconds`,
+    /// `days-hours:minutes`, ... Default: the partition's.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^(\d+(-\d+)?(:\d+){0,2}|UNLIMITED|unlimited|infinite)$"))]
+    pub time: Option<String>,
+    /// CPUs per trial (`--cpus-per-task`); the trial trains with this many threads.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 4096))]
+    pub cpus_per_trial: Option<u32>,
+    /// GPUs per trial (`--gpus-per-task`).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 64))]
+    pub gpus_per_trial: Option<u32>,
+    /// Memory per trial (`--mem`): megabytes, or a number with `K`, `M`, `G` or `T`.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[0-9]+[KMGT]?$"))]
+    pub mem_per_trial: Option<String>,
+    /// The most trials running at once (`--array=...%K`); default: as many as Slurm allows.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100000))]
+    pub parallelism: Option<u32>,
+    /// Seconds before the time limit at which Slurm warns a trial (`--signal=B:USR1@N`): it
+    /// writes a checkpoint, stops, and its task is requeued to resume from the checkpoint.
+    #[serde(default = "default_signal_seconds")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub signal_seconds: u32,
+    /// More `sbatch` arguments, each one word: `--account=lab`, `--qos=high`, `--constraint=a100`.
+    #[serde(default)]
+    pub sbatch_args: Vec<String>,
+    /// The `runner` executable the trials run, as the compute nodes see it. Default: this
+    /// runner's own path (it must be on a filesystem the nodes share).
+    #[serde(default)]
+    pub runner: Option<PathBuf>,
+    /// Seconds between two looks at the queue (`squeue`) while waiting for the trials.
+    #[serde(default = "default_poll_seconds")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub poll_seconds: u32,
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        Self {
+            kind: ExecutorKind::default(),
+            partition: None,
+            time: None,
+            cpus_per_trial: None,
+            gpus_per_trial: None,
+            mem_per_trial: None,
+            parallelism: None,
+            signal_seconds: default_signal_seconds(),
+            sbatch_args: Vec::new(),
+            runner: None,
+            poll_seconds: default_poll_seconds(),
+        }
+    }
+}
+
+fn default_signal_seconds() -> u32 {
+    120
+}
+
+fn default_poll_seconds() -> u32 {
+    10
+}
+
+/// Which executor runs the trials.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutorKind {
+    /// Child processes on this machine.
+    #[default]
+    Local,
+    /// A Slurm job array.
+    Slurm,
+}
+
+impl std::str::FromStr for ExecutorKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "local" => Ok(ExecutorKind::Local),
+            "slurm" => Ok(ExecutorKind::Slurm),
+            other => Err(format!(
+                "unknown executor `{other}`: use `local` or `slurm`"
+            )),
+        }
+    }
+}
+
+/// Seconds in a Slurm time limit (`minutes`, `minutes:seconds`, `hours:minutes:seconds`,
+/// `days-hours`, `days-hours:minutes`, `days-hours:minutes:seconds`); `None` for unlimited or
+/// an unreadable one.
+pub fn time_limit_seconds(time: &str) -> Option<u64> {
+    let (days, rest) = match time.split_once('-') {
+        Some((days, rest)) => (days.parse::<u64>().ok()?, rest),
+        None => (0, time),
+    };
+    let parts: Vec<u64> = rest
+        .split(':')
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let seconds = match (time.contains('-'), parts.as_slice()) {
+        (false, [m]) => m * 60,
+        (false, [m, s]) => m * 60 + s,
+        (false, [h, m, s]) | (true, [h, m, s]) => h * 3600 + m * 60 + s,
+        (true, [h]) => h * 3600,
+        (true, [h, m]) => h * 3600 + m * 60,
+        _ => return None,
+    };
+    Some(days * 86400 + seconds)
 }
 
 fn default_metric() -> String {
@@ -308,6 +439,21 @@ fn check_rules(loaded: &LoadedSweep) -> Vec<Diagnostic> {
             _ => {}
         }
     }
+    if let Some(limit) = sweep.executor.time.as_deref().and_then(time_limit_seconds)
+        && u64::from(sweep.executor.signal_seconds) >= limit
+    {
+        found.push(
+            loaded
+                .key_error(
+                    "executor/signal_seconds",
+                    format!(
+                        "the warning signal comes {} s before the end, but the time limit is only {limit} s",
+                        sweep.executor.signal_seconds
+                    ),
+                )
+                .with_help("warn a trial a few minutes before its end: lower `signal_seconds` or raise `time`"),
+        );
+    }
     if sweep.method != Method::Grid && sweep.trials.is_none() {
         found.push(
             loaded
@@ -319,4 +465,47 @@ fn check_rules(loaded: &LoadedSweep) -> Vec<Diagnostic> {
         );
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slurm_time_limits_are_read_in_every_form() {
+        assert_eq!(time_limit_seconds("30"), Some(1800));
+        assert_eq!(time_limit_seconds("30:15"), Some(1815));
+        assert_eq!(time_limit_seconds("2:00:00"), Some(7200));
+        assert_eq!(time_limit_seconds("1-0"), Some(86400));
+        assert_eq!(time_limit_seconds("1-2:30"), Some(86400 + 9000));
+        assert_eq!(time_limit_seconds("1-2:30:05"), Some(86400 + 9005));
+        assert_eq!(time_limit_seconds("UNLIMITED"), None);
+    }
+
+    #[test]
+    fn the_executor_is_read_and_a_late_warning_is_a_located_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.yaml");
+        std::fs::write(
+            &path,
+            "spec: x.yaml\nparameters: {a: [1]}\nexecutor: {kind: slurm, partition: gpu, time: '10', signal_seconds: 900}\n",
+        )
+        .unwrap();
+        let report = load(&path).unwrap_err();
+        let message = report.render(false);
+        assert!(
+            message.contains("the time limit is only 600 s"),
+            "{message}"
+        );
+        assert!(message.contains("3:"), "located on line 3: {message}");
+        std::fs::write(
+            &path,
+            "spec: x.yaml\nparameters: {a: [1]}\nexecutor: {kind: slurm, partition: gpu, time: '10'}\n",
+        )
+        .unwrap();
+        let executor = load(&path).unwrap().sweep.executor;
+        assert_eq!(executor.kind, ExecutorKind::Slurm);
+        assert_eq!(executor.partition.as_deref(), Some("gpu"));
+        assert_eq!(executor.signal_seconds, 120);
+    }
 }
