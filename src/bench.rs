@@ -103,7 +103,7 @@ impl std::fmt::Display for BenchReport {
 /// Measures `plan`'s model: `steps` timed training steps per phase, then inference.
 pub fn run(plan: &Plan, steps: usize) -> Result<BenchReport, RunError> {
     let spec = &plan.spec.spec;
-    let batch = spec.data.batch_size as usize;
+    let batch = spec.data.batch_size;
     let [h, w] = spec.data.image_size.map(|v| v as usize);
     let pixels: Vec<f32> = (0..batch * 3 * h * w)
         .map(|i| (i * 7 % 256) as f32)

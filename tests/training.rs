@@ -327,15 +327,24 @@ fn augmented_epochs_come_from_the_disk_cache_in_the_next_run_with_the_same_numbe
 fn bench_measures_each_phase_of_the_specs_own_model() {
     let dir = setup();
     two_phase_run(dir.path(), "runs", false, true);
-    let out = run_ok(dir.path(), &["bench", "spec.yaml", "--steps", "1", "--json"]);
+    let out = run_ok(
+        dir.path(),
+        &["bench", "spec.yaml", "--steps", "1", "--json"],
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["batch_size"], 8);
     assert_eq!(report["image_size"], serde_json::json!([16, 16]));
     let phases = report["phases"].as_array().unwrap();
-    let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    let names: Vec<&str> = phases
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["head", "tune"]);
     for phase in phases {
-        assert!(phase["images_per_second"].as_f64().unwrap() > 0.0, "{phase}");
+        assert!(
+            phase["images_per_second"].as_f64().unwrap() > 0.0,
+            "{phase}"
+        );
         assert!(
             phase["stored_prefix_images_per_second"].as_f64().unwrap() > 0.0,
             "both phases have a frozen prefix: {phase}"
@@ -345,7 +354,10 @@ fn bench_measures_each_phase_of_the_specs_own_model() {
     assert!(report["peak_memory_bytes"].as_u64().unwrap() > 1 << 20);
     let table = run_ok(dir.path(), &["bench", "spec.yaml", "--steps", "1"]);
     let table = String::from_utf8_lossy(&table.stdout);
-    assert!(table.contains("train `head`") && table.contains("inference"), "{table}");
+    assert!(
+        table.contains("train `head`") && table.contains("inference"),
+        "{table}"
+    );
 }
 
 #[test]
