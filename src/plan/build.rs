@@ -93,7 +93,7 @@ pub fn build(model: &ModelSpec, sources: &mut Sources, found: &mut Found) -> Opt
                     )
                     .with_label("unknown node")
                     .with_suggestion(input, names);
-                    found.push((p.file, located(sources, p.file, &pointer, d, false)));
+                    push_at(found, sources, p.file, &pointer, d);
                 }
             }
         }
@@ -114,7 +114,7 @@ pub fn build(model: &ModelSpec, sources: &mut Sources, found: &mut Found) -> Opt
         let pointer = inputs
             .get(1)
             .map_or("/model/nodes".to_string(), |i| pending[*i].pointer.clone());
-        found.push((0, located(sources, 0, &pointer, d, false)));
+        push_at(found, sources, 0, &pointer, d);
     }
     let outputs: Vec<Option<usize>> = model
         .outputs
@@ -132,10 +132,7 @@ pub fn build(model: &ModelSpec, sources: &mut Sources, found: &mut Found) -> Opt
                             .filter(|q| q.file == 0)
                             .map(|q| q.name.as_str()),
                     );
-                found.push((
-                    0,
-                    located(sources, 0, &format!("/model/outputs/{j}"), d, false),
-                ));
+                push_at(found, sources, 0, &format!("/model/outputs/{j}"), d);
             }
             id
         })
@@ -153,7 +150,7 @@ pub fn build(model: &ModelSpec, sources: &mut Sources, found: &mut Found) -> Opt
             "keep one node in `outputs`, e.g. `outputs: [{}]`",
             model.outputs[0]
         ));
-        found.push((0, located(sources, 0, "/model/outputs/1", d, false)));
+        push_at(found, sources, 0, "/model/outputs/1", d);
     }
     if found.len() > before {
         return None;
@@ -178,10 +175,7 @@ pub fn build(model: &ModelSpec, sources: &mut Sources, found: &mut Found) -> Opt
             )
             .with_label("unused")
             .with_help("wire it into the graph or remove it");
-            found.push((
-                p.file,
-                located(sources, p.file, &format!("{}/name", p.pointer), d, false),
-            ));
+            push_at(found, sources, p.file, &format!("{}/name", p.pointer), d);
         }
     }
     // Infer shapes in order.
@@ -217,16 +211,13 @@ pub fn build(model: &ModelSpec, sources: &mut Sources, found: &mut Found) -> Opt
                 if let Some(help) = e.help {
                     d = d.with_help(help);
                 }
-                found.push((
+                push_at(
+                    found,
+                    sources,
                     p.file,
-                    located(
-                        sources,
-                        p.file,
-                        &format!("{}/{}", p.pointer, e.key),
-                        d,
-                        false,
-                    ),
-                ));
+                    &format!("{}/{}", p.pointer, e.key),
+                    d,
+                );
                 return None;
             }
         }
@@ -280,7 +271,7 @@ fn load_bases(
                              mobilenet_v2_keras_<alpha>, mobilenet_v1_<alpha>, efficientnet_lite0, \
                              each optionally with `_no_top`; or give `graph: FILE` instead"
                         ));
-                    found.push((0, located(sources, 0, &format!("{pointer}/arch"), d, false)));
+                    push_at(found, sources, 0, &format!("{pointer}/arch"), d);
                 }
             },
             (None, Some(graph)) => load_graph_file(sources, found, &pointer, p, graph, &mut bases),
@@ -300,7 +291,7 @@ fn load_bases(
                         "no graph"
                     })
                     .with_help("e.g. `arch: mobilenet_v2_1.0` or `graph: bases/my_net.yaml`");
-                found.push((0, located(sources, 0, &format!("{pointer}{key}"), d, false)));
+                push_at(found, sources, 0, &format!("{pointer}{key}"), d);
             }
         }
     }
@@ -334,10 +325,7 @@ fn load_graph_file(
                 )
                 .with_label("graph file")
                 .with_help("paths are relative to the spec file's folder");
-                found.push((
-                    0,
-                    located(sources, 0, &format!("{pointer}/graph"), d, false),
-                ));
+                push_at(found, sources, 0, &format!("{pointer}/graph"), d);
             } else {
                 let file = sources.add(report.file, report.text, Default::default());
                 found.extend(report.diagnostics.into_iter().map(|d| (file, d)));
@@ -369,7 +357,7 @@ fn expand_base<'a>(
         )
         .with_label("several outputs")
         .with_help(format!("add `output: {}` to the node", base.outputs[0]));
-        found.push((0, located(sources, 0, &format!("{pointer}/name"), d, false)));
+        push_at(found, sources, 0, &format!("{pointer}/name"), d);
         return None;
     }
     let output = p.output.clone().unwrap_or_else(|| base.outputs[0].clone());
@@ -380,10 +368,7 @@ fn expand_base<'a>(
         )
         .with_label("unknown layer")
         .with_suggestion(&output, base.nodes.iter().map(|n| n.name()));
-        found.push((
-            0,
-            located(sources, 0, &format!("{pointer}/output"), d, false),
-        ));
+        push_at(found, sources, 0, &format!("{pointer}/output"), d);
         return None;
     }
     for (index, spec) in base.nodes.iter().enumerate() {
@@ -467,15 +452,23 @@ fn topological_order(
     )
     .with_label("this node depends on itself")
     .with_help("a model graph must not loop; check the `input` of these nodes");
-    found.push((
+    push_at(
+        found,
+        sources,
         first.file,
-        located(
-            sources,
-            first.file,
-            &format!("{}/name", first.pointer),
-            d,
-            false,
-        ),
-    ));
+        &format!("{}/name", first.pointer),
+        d,
+    );
     None
+}
+
+/// Records `diagnostic` at `pointer` of source file `file`.
+fn push_at(
+    found: &mut Found,
+    sources: &Sources,
+    file: usize,
+    pointer: &str,
+    diagnostic: Diagnostic,
+) {
+    found.push((file, located(sources, file, pointer, diagnostic, false)));
 }
