@@ -208,15 +208,7 @@ fn stored_prefix(
     if !model.prefix_worth_storing(&phase.constant) {
         return None;
     }
-    let known = model
-        .valid()
-        .forward_prefix(&phase.constant, images.inner());
-    Some(
-        known
-            .into_iter()
-            .map(|(node, value)| (node, value.map(Tensor::autodiff, Tensor::autodiff)))
-            .collect(),
-    )
+    Some(model.prefix_constants(&phase.constant, images))
 }
 
 /// Peak resident memory of this process (`VmHWM` of `/proc/self/status`).

@@ -17,23 +17,6 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-const SPEC: &str = "name: tiny
-seed: 5
-data: {root: images, image_size: [8, 8], batch_size: 8, label_mode: binary}
-model:
-  nodes:
-    - {name: image, op: input, shape: [8, 8, 3]}
-    - {name: scale, op: rescale, input: image, scale: 0.00392156862745098}
-    - {name: pool, op: global_avg_pool, input: scale}
-    - {name: drop, op: dropout, input: pool, rate: 0.1}
-    - {name: logits, op: dense, input: drop, units: 1}
-  outputs: [logits]
-loss: {binary_crossentropy: {from_logits: true}}
-metrics: [accuracy]
-phases:
-  - {name: head, epochs: 3, optimizer: {adam: {lr: 0.05}}}
-";
-
 /// The sweep file's Slurm settings: one CPU per trial, a quick look at the queue.
 const EXECUTOR: &str = "executor: {kind: slurm, cpus_per_trial: 1, poll_seconds: 1}\n";
 
@@ -160,7 +143,7 @@ impl Cluster {
 fn setup(sweep: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     common::make_images(&dir.path().join("images"));
-    std::fs::write(dir.path().join("spec.yaml"), SPEC).unwrap();
+    std::fs::write(dir.path().join("spec.yaml"), common::SWEEP_SPEC).unwrap();
     std::fs::write(dir.path().join("sweep.yaml"), sweep).unwrap();
     dir
 }

@@ -13,28 +13,11 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SPEC: &str = "name: tiny
-seed: 5
-data: {root: images, image_size: [8, 8], batch_size: 8, label_mode: binary}
-model:
-  nodes:
-    - {name: image, op: input, shape: [8, 8, 3]}
-    - {name: scale, op: rescale, input: image, scale: 0.00392156862745098}
-    - {name: pool, op: global_avg_pool, input: scale}
-    - {name: drop, op: dropout, input: pool, rate: 0.1}
-    - {name: logits, op: dense, input: drop, units: 1}
-  outputs: [logits]
-loss: {binary_crossentropy: {from_logits: true}}
-metrics: [accuracy]
-phases:
-  - {name: head, epochs: 3, optimizer: {adam: {lr: 0.05}}}
-";
-
 /// A folder with the images, `spec.yaml` and `sweep.yaml` (`sweep` is its text).
 fn setup(sweep: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     common::make_images(&dir.path().join("images"));
-    std::fs::write(dir.path().join("spec.yaml"), SPEC).unwrap();
+    std::fs::write(dir.path().join("spec.yaml"), common::SWEEP_SPEC).unwrap();
     std::fs::write(dir.path().join("sweep.yaml"), sweep).unwrap();
     dir
 }
@@ -242,8 +225,9 @@ fn a_sweep_killed_mid_way_resumes_without_running_a_trial_twice() {
     }
 }
 
-#[test]
-fn seed_replicates_are_shown_as_mean_and_spread() {
+/// Runs a sweep of two dropout rates with two seeds each (4 trials, 2 at a time) in a new
+/// folder, and checks that it succeeds.
+fn run_seeded_sweep() -> tempfile::TempDir {
     let dir = setup(
         "spec: spec.yaml
 seeds: [1, 2]
@@ -253,6 +237,12 @@ parameters:
     );
     let out = runner(dir.path(), &["sweep", "sweep.yaml", "--jobs", "2"]);
     assert!(out.status.success(), "{}", text(&out));
+    dir
+}
+
+#[test]
+fn seed_replicates_are_shown_as_mean_and_spread() {
+    let dir = run_seeded_sweep();
     let sweep = dir.path().join("runs/sweep");
     assert_eq!(
         trial_folders(&sweep),
@@ -567,15 +557,7 @@ impl Drop for Server {
 
 #[test]
 fn tensorboard_serves_the_sweep_with_its_parameters_in_the_hparams_view() {
-    let dir = setup(
-        "spec: spec.yaml
-seeds: [1, 2]
-parameters:
-  model.nodes.drop.rate: [0.0, 0.5]
-",
-    );
-    let out = runner(dir.path(), &["sweep", "sweep.yaml", "--jobs", "2"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let dir = run_seeded_sweep();
     let logdir: PathBuf = dir.path().join("runs/sweep");
     let port = free_port();
     let python = common::tensorboard::python();

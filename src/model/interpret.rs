@@ -91,11 +91,20 @@ pub fn run_with_constant_prefix(
     if constant.iter().all(|c| !c) || constant[graph.outputs[0]] {
         return run(model, images);
     }
-    let known = run_prefix(&model.valid(), constant, images.inner())
+    run_from_prefix(model, constant, prefix_constants(model, constant, images))
+}
+
+/// The `constant` prefix's frontier values for `images` (on the autodiff device), computed on
+/// the inference copy of `model` and entering the autodiff graph as constants.
+pub fn prefix_constants(
+    model: &GraphModel,
+    constant: &[bool],
+    images: Tensor<4>,
+) -> Vec<(usize, Value)> {
+    run_prefix(&model.valid(), constant, images.inner())
         .into_iter()
         .map(|(node, value)| (node, value.map(Tensor::autodiff, Tensor::autodiff)))
-        .collect();
-    run_from_prefix(model, constant, known)
+        .collect()
 }
 
 /// The nodes of the `constant` prefix whose values the rest of the graph reads (or that are

@@ -143,6 +143,12 @@ impl GraphModel {
         interpret::run_prefix(self, constant, images)
     }
 
+    /// The `constant` prefix's frontier values for a training batch (on the autodiff device),
+    /// computed without autodiff and entering the backward graph as constants.
+    pub fn prefix_constants(&self, constant: &[bool], images: Tensor<4>) -> Vec<(usize, Value)> {
+        interpret::prefix_constants(self, constant, images)
+    }
+
     /// Runs the rest of the graph from the prefix's frontier values (computed earlier by
     /// [`GraphModel::forward_prefix`]); the first output.
     pub fn forward_from_prefix(&self, constant: &[bool], known: Vec<(usize, Value)>) -> Tensor<2> {

@@ -219,19 +219,25 @@ impl<'a> Trainer<'a> {
     /// Evaluates the model before any training step (the baseline of the learning curves),
     /// with the first phase's stored prefix values.
     fn evaluate_initial(&mut self) -> Result<(), RunError> {
-        let spec = &self.plan.spec.spec;
-        let initial = evaluate(
-            &self.model,
-            &self.dataset,
-            SplitKind::Validation,
-            &spec.loss,
-            &self.device,
-            self.features.validation.as_ref(),
-        )?
-        .finish(&spec.metrics);
+        let initial = self
+            .evaluate_validation()?
+            .finish(&self.plan.spec.spec.metrics);
         tracing::info!("before training: validation {}", format_metrics(&initial));
         self.progress.initial_validation = initial;
         Ok(())
+    }
+
+    /// Loss and metrics of the model on the validation split, from the phase's stored prefix
+    /// values where it has them.
+    fn evaluate_validation(&self) -> Result<MetricAccumulator, RunError> {
+        evaluate(
+            &self.model,
+            &self.dataset,
+            SplitKind::Validation,
+            &self.plan.spec.spec.loss,
+            &self.device,
+            self.features.validation.as_ref(),
+        )
     }
 
     /// The optimizer of `phase`: restored from the checkpoint being resumed, carried over from
@@ -412,14 +418,7 @@ impl<'a> Trainer<'a> {
         totals: EpochTotals,
     ) -> Result<EpochRecord, RunError> {
         let spec = &self.plan.spec.spec;
-        let validation = evaluate(
-            &self.model,
-            &self.dataset,
-            SplitKind::Validation,
-            &spec.loss,
-            &self.device,
-            self.features.validation.as_ref(),
-        )?;
+        let validation = self.evaluate_validation()?;
         let record = EpochRecord {
             epoch: self.progress.epoch + 1,
             phase: phase.spec.name.clone(),

@@ -2,6 +2,25 @@
 
 #![allow(dead_code)]
 
+/// A spec of seconds on [`make_images`]' 8x8 images, with a dropout rate to sweep over
+/// (`model.nodes.drop.rate`): the base spec of the sweep tests.
+pub const SWEEP_SPEC: &str = "name: tiny
+seed: 5
+data: {root: images, image_size: [8, 8], batch_size: 8, label_mode: binary}
+model:
+  nodes:
+    - {name: image, op: input, shape: [8, 8, 3]}
+    - {name: scale, op: rescale, input: image, scale: 0.00392156862745098}
+    - {name: pool, op: global_avg_pool, input: scale}
+    - {name: drop, op: dropout, input: pool, rate: 0.1}
+    - {name: logits, op: dense, input: drop, units: 1}
+  outputs: [logits]
+loss: {binary_crossentropy: {from_logits: true}}
+metrics: [accuracy]
+phases:
+  - {name: head, epochs: 3, optimizer: {adam: {lr: 0.05}}}
+";
+
 pub mod http_server;
 pub mod tensorboard;
 
