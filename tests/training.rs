@@ -264,17 +264,32 @@ fn storing_the_frozen_prefix_changes_no_number() {
         two_phase_run(dir.path(), "recomputed", false, false);
     assert_eq!(metrics, metrics_recomputed);
     assert!(weights == weights_recomputed);
-    assert!(
-        log.contains("phase `head`: frozen prefix computed once for 24 validation and 48 train (4 value(s) of `pool` per image"),
-        "{log}"
-    );
-    assert!(
-        log.contains("phase `tune`: frozen prefix computed once for 24 validation and 48 train (1024 value(s) of `base.c1` per image"),
+    for phase in [
+        "`head`: frozen prefix stored for 24 validation and 48 train image(s) (4 value(s) of `pool` per image",
+        "`tune`: frozen prefix stored for 24 validation and 48 train image(s) (1024 value(s) of `base.c1` per image",
+    ] {
+        assert!(log.contains(&format!("phase {phase}")), "{log}");
+    }
+    assert_eq!(
+        log.matches("0 table(s) read from the disk cache, 2 computed and stored")
+            .count(),
+        2,
         "{log}"
     );
     assert!(
         !log_recomputed.contains("frozen prefix"),
         "{log_recomputed}"
+    );
+    // A second run (a sweep's next trial) reads both tables of both phases from the disk.
+    let (metrics_read, weights_read, log_read) = two_phase_run(dir.path(), "read", false, true);
+    assert_eq!(metrics, metrics_read);
+    assert!(weights == weights_read);
+    assert_eq!(
+        log_read
+            .matches("2 table(s) read from the disk cache, 0 computed and stored")
+            .count(),
+        2,
+        "{log_read}"
     );
 }
 

@@ -6,8 +6,9 @@
 //! So the values its frontier hands to the rest of the graph are computed once per phase: for
 //! the validation images always, for the training images when the training split is not
 //! augmented. Every epoch then runs only the trainable rest. Keras and PyTorch recompute a
-//! frozen base every epoch. Augmented training images get a table per epoch, kept on disk
-//! across runs ([`store`]): the trials of a sweep that share the frozen prefix compute it once.
+//! frozen base every epoch. Augmented training images get a table per epoch. Every table is
+//! kept on disk across runs ([`store`]): the trials of a sweep that share the frozen prefix
+//! compute it once.
 //!
 //! Exactness: the prefix runs on the inference copy of the model, as the uncached training
 //! step runs it, and on the batches evaluation uses; a stored value is exactly the value the
@@ -26,7 +27,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use std::rc::Rc;
 use std::time::Instant;
-use store::EpochStore;
+use store::PrefixStore;
 
 /// The share of the machine's memory the stored values may take; above it the prefix runs
 /// every epoch as before.
@@ -151,7 +152,7 @@ enum TrainFeatures {
     Fixed(Rc<PrefixTable>),
     /// From a table per epoch, read from or written to the disk cache (augmentation).
     PerEpoch {
-        store: EpochStore,
+        store: PrefixStore,
         inference: Box<GraphModel>,
     },
 }
@@ -211,25 +212,42 @@ impl PhaseFeatures {
         }
         let inference = model.valid();
         let constant = &phase.constant;
-        let validation = PrefixTable::compute(
-            &inference,
-            constant,
-            dataset.batches(SplitKind::Validation, 0),
+        let mut store = PrefixStore::open(&inference, constant, dataset);
+        let validation = stored_or_computed(
+            store.as_mut(),
+            "validation",
+            (&inference, constant),
+            (dataset, SplitKind::Validation, 0),
             device,
         )?;
-        let augmented = !dataset.augmentations().is_empty();
-        let train = if augmented {
-            match EpochStore::open(&inference, constant, dataset) {
-                Some(store) => TrainFeatures::PerEpoch {
+        let fixed_train = if dataset.augmentations().is_empty() {
+            Some(stored_or_computed(
+                store.as_mut(),
+                "train",
+                (&inference, constant),
+                (dataset, SplitKind::Train, 0),
+                device,
+            )?)
+        } else {
+            None
+        };
+        let cache_use = store.as_ref().map_or(String::new(), |store| {
+            format!(
+                "; {} table(s) read from the disk cache, {} computed and stored",
+                store.hits, store.misses
+            )
+        });
+        let train = match (fixed_train, store) {
+            (Some(table), _) => TrainFeatures::Fixed(Rc::new(table)),
+            (None, Some(mut store)) => {
+                // From here on the store counts the augmented epochs.
+                (store.hits, store.misses) = (0, 0);
+                TrainFeatures::PerEpoch {
                     store,
                     inference: Box::new(inference),
-                },
-                None => TrainFeatures::Recomputed,
+                }
             }
-        } else {
-            let batches = dataset.batches(SplitKind::Train, 0);
-            let table = PrefixTable::compute(&inference, constant, batches, device)?;
-            TrainFeatures::Fixed(Rc::new(table))
+            (None, None) => TrainFeatures::Recomputed,
         };
         let names: Vec<&str> = frontier
             .iter()
@@ -250,8 +268,8 @@ impl PhaseFeatures {
             ),
         };
         tracing::info!(
-            "phase `{}`: frozen prefix computed once for {stored} ({per_image} value(s) of `{}` \
-             per image, {}) in {:.1}s{}",
+            "phase `{}`: frozen prefix stored for {stored} image(s) ({per_image} value(s) of `{}` \
+             per image, {}) in {:.1}s{cache_use}{}",
             phase.spec.name,
             names.join("`, `"),
             human(bytes as f64),
@@ -283,17 +301,13 @@ impl PhaseFeatures {
             TrainFeatures::Recomputed => Ok(None),
             TrainFeatures::Fixed(table) => Ok(Some(Rc::clone(table))),
             TrainFeatures::PerEpoch { store, inference } => {
-                let ids: Vec<usize> = dataset
-                    .batch_labels(SplitKind::Train, epoch, 0)
-                    .into_iter()
-                    .flat_map(|(ids, _)| ids)
-                    .collect();
-                if let Some(table) = store.load(&self.constant, epoch, &ids) {
-                    return Ok(Some(Rc::new(table)));
-                }
-                let batches = dataset.batches(SplitKind::Train, epoch);
-                let table = PrefixTable::compute(inference, &self.constant, batches, device)?;
-                store.save(epoch, &ids, &table);
+                let table = stored_or_computed(
+                    Some(store),
+                    &format!("epoch-{epoch}"),
+                    (inference, &self.constant),
+                    (dataset, SplitKind::Train, epoch),
+                    device,
+                )?;
                 Ok(Some(Rc::new(table)))
             }
         }
@@ -310,4 +324,31 @@ impl PhaseFeatures {
             );
         }
     }
+}
+
+/// The prefix table `name` of `split`'s images in `epoch`'s batch order: read from `store`
+/// when it holds a valid one, else computed by `prefix` (the inference model and the
+/// constant nodes) and written to `store`.
+fn stored_or_computed(
+    store: Option<&mut PrefixStore>,
+    name: &str,
+    prefix: (&GraphModel, &[bool]),
+    (dataset, split, epoch): (&Dataset, SplitKind, u64),
+    device: &Device,
+) -> Result<PrefixTable, RunError> {
+    let (inference, constant) = prefix;
+    let ids: Vec<usize> = dataset
+        .batch_labels(split, epoch, 0)
+        .into_iter()
+        .flat_map(|(ids, _)| ids)
+        .collect();
+    let Some(store) = store else {
+        return PrefixTable::compute(inference, constant, dataset.batches(split, epoch), device);
+    };
+    if let Some(table) = store.load(constant, name, &ids) {
+        return Ok(table);
+    }
+    let table = PrefixTable::compute(inference, constant, dataset.batches(split, epoch), device)?;
+    store.save(name, &ids, &table);
+    Ok(table)
 }

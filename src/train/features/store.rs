@@ -1,10 +1,12 @@
-//! The frozen prefix's outputs of augmented training images, kept on disk across runs.
+//! The frozen prefix's output tables, kept on disk across runs.
 //!
 //! Augmentation is a function of (seed, epoch, image), so epoch `e` of every run that shares
-//! the seed, the training images, the augmentation, the batch size and the frozen prefix (its
-//! graph and parameter values) feeds the rest of the graph the same values: a sweep over head
-//! hyperparameters computes the base once per epoch for all its trials. Entries live under
-//! `<cache root>/frozen/<key>/epoch-<e>.bin` (the cache root of downloads, `$RUNNER_CACHE`),
+//! the seed, the images, the augmentation, the batch size and the frozen prefix (its graph and
+//! parameter values) feeds the rest of the graph the same values; without augmentation every
+//! epoch does, and the validation images always do. So a sweep over head hyperparameters
+//! computes the base once for all its trials. Entries live under
+//! `<cache root>/frozen/<key>/<table>.bin` (the cache root of downloads, `$RUNNER_CACHE`;
+//! tables `validation`, `train` without augmentation, `epoch-<e>` with it),
 //! where the key is a SHA-256 of exactly those inputs plus the backend and versions, so a
 //! changed weights file, graph, image or setting can never hit an old entry. The folder is
 //! kept under a size limit (`RUNNER_FROZEN_CACHE_GIB`, default 8), least recently used
@@ -29,16 +31,16 @@ const MAGIC: &[u8; 8] = b"RUNPFX01";
 
 /// One phase's entries: the folder of its key, and what was found there.
 #[derive(Debug)]
-pub struct EpochStore {
+pub struct PrefixStore {
     dir: PathBuf,
-    /// Epochs read from the cache.
+    /// Tables read from the cache.
     pub hits: usize,
-    /// Epochs computed (and written).
+    /// Tables computed (and written).
     pub misses: usize,
 }
 
-impl EpochStore {
-    /// The store of the prefix `constant` of `model` over `dataset`'s training images, or
+impl PrefixStore {
+    /// The store of the prefix `constant` of `model` over `dataset`'s images, or
     /// `None` (with a warning) when there is no cache folder.
     pub fn open(model: &GraphModel, constant: &[bool], dataset: &Dataset) -> Option<Self> {
         let root = match crate::fetch::cache::root() {
@@ -60,10 +62,10 @@ impl EpochStore {
         &self.dir
     }
 
-    /// The stored table of `epoch`, when there is a valid one for exactly `ids` (the epoch's
-    /// images in batch order).
-    pub fn load(&mut self, constant: &[bool], epoch: u64, ids: &[usize]) -> Option<PrefixTable> {
-        let path = self.entry(epoch);
+    /// The stored table `name`, when there is a valid one for exactly `ids` (its images in
+    /// batch order).
+    pub fn load(&mut self, constant: &[bool], name: &str, ids: &[usize]) -> Option<PrefixTable> {
+        let path = self.entry(name);
         let bytes = std::fs::read(&path).ok()?;
         match decode(&bytes, ids).map(|nodes| PrefixTable::from_rows(constant, nodes, ids)) {
             Some(table) => {
@@ -86,11 +88,11 @@ impl EpochStore {
         }
     }
 
-    /// Stores the table of `epoch` (whose rows are `ids`, in batch order), then trims the
-    /// cache to its size limit.
-    pub fn save(&mut self, epoch: u64, ids: &[usize], table: &PrefixTable) {
+    /// Stores the table `name` (whose rows are `ids`, in batch order), then trims the cache
+    /// to its size limit.
+    pub fn save(&mut self, name: &str, ids: &[usize], table: &PrefixTable) {
         self.misses += 1;
-        let path = self.entry(epoch);
+        let path = self.entry(name);
         let written = std::fs::create_dir_all(&self.dir)
             .and_then(|()| write_atomically(&path, &encode(table, ids)));
         if let Err(e) = written {
@@ -105,8 +107,8 @@ impl EpochStore {
         }
     }
 
-    fn entry(&self, epoch: u64) -> PathBuf {
-        self.dir.join(format!("epoch-{epoch}.bin"))
+    fn entry(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.bin"))
     }
 }
 
@@ -115,7 +117,7 @@ fn key(model: &GraphModel, constant: &[bool], dataset: &Dataset) -> String {
     let mut hash = Sha256::new();
     let info = crate::train::device::describe();
     hash.update(format!(
-        "runner frozen prefix v1 {} {} {}\n",
+        "runner frozen prefix v2 {} {} {}\n",
         info.runner_version, info.burn_version, info.backend
     ));
     let graph = model.graph();
@@ -143,9 +145,12 @@ fn key(model: &GraphModel, constant: &[bool], dataset: &Dataset) -> String {
         dataset.image_size(),
         dataset.augmentations()
     ));
-    for item in dataset.items(SplitKind::Train) {
-        hash.update(format!("{} {}\n", item.image, item.label));
-        hash.update(dataset.image(item.image));
+    for split in [SplitKind::Train, SplitKind::Validation] {
+        hash.update(format!("split {split:?}\n"));
+        for item in dataset.items(split) {
+            hash.update(format!("{} {}\n", item.image, item.label));
+            hash.update(dataset.image(item.image));
+        }
     }
     format!("{:x}", hash.finalize())[..32].to_string()
 }
