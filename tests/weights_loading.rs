@@ -198,3 +198,88 @@ fn pth_loads_the_same_numbers_as_safetensors() {
     println!(".pth logits max abs diff {diff:.2e}");
     assert!(diff < 1e-3);
 }
+
+/// Keras `.h5` weights (written by h5py, as Keras writes them, from the shared Keras-layout
+/// files) hold the same numbers as the safetensors files, and a base loaded from them computes
+/// exactly what the base loaded from safetensors computes. MobileNetV1's classifier
+/// `conv_preds` is a 1x1 convolution in Keras and a dense layer in runner: it loads too.
+#[rstest::rstest]
+#[case::mobilenet_v2_keras("mobilenet_v2_0.35_224_no_top", "mobilenet_v2_keras_0.35_no_top", 260)]
+#[case::mobilenet_v1("mobilenet_v1_0.25_224", "mobilenet_v1_0.25", 137)]
+fn keras_h5_loads_the_same_numbers_as_safetensors(
+    #[case] folder: &str,
+    #[case] arch: &str,
+    #[case] tensors: usize,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let safetensors = shared(&format!("{folder}/{folder}.safetensors"));
+    let h5 = dir.path().join(format!("{folder}.h5"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/make_keras_h5.py");
+    let out = std::process::Command::new(tensorboard::python())
+        .arg(&script)
+        .args([&safetensors, &h5])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} (needs h5py: run ci/setup-python.sh)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_h5 = weights::read_tensors(&h5).unwrap();
+    let from_safetensors = weights::read_tensors(&safetensors).unwrap();
+    assert_eq!(from_h5.len(), tensors);
+    for (name, expected) in &from_safetensors {
+        let got = &from_h5[name];
+        assert_eq!(got.values, expected.values, "{name}");
+        let squeezed: Vec<usize> = got.shape.iter().copied().filter(|&d| d != 1).collect();
+        assert!(
+            got.shape == expected.shape || squeezed == expected.shape,
+            "{name}: {:?} vs {:?}",
+            got.shape,
+            expected.shape
+        );
+    }
+
+    let outputs = |weights: &Path| {
+        let plan = plan_with(
+            &format!("arch: {arch}, weights: {}", weights.display()),
+            "",
+            "base",
+        )
+        .unwrap();
+        let mut model = build(&plan);
+        let reports = load_pretrained(&mut model, &plan, &device()).unwrap();
+        assert_eq!(reports[0].applied.len(), tensors, "{}", reports[0]);
+        model
+            .forward(input(folder))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    };
+    assert_eq!(outputs(&h5), outputs(&safetensors));
+}
+
+/// A Keras 3 `.weights.h5` file (tensors named by position) is a clear format error.
+#[test]
+fn keras_3_weights_file_is_a_format_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let h5 = dir.path().join("model.weights.h5");
+    let out = std::process::Command::new(tensorboard::python())
+        .args([
+            "-c",
+            "import h5py, sys, numpy as np\n\
+             with h5py.File(sys.argv[1], 'w') as f:\n\
+             \x20   f.create_dataset('layers/Conv1/vars/0', data=np.zeros((3, 3, 3, 8), 'f4'))",
+        ])
+        .arg(&h5)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = weights::read_tensors(&h5).unwrap_err();
+    assert!(matches!(err, WeightsError::Format { .. }), "{err:?}");
+    assert!(err.to_string().contains("Keras 3 `.weights.h5`"), "{err}");
+}

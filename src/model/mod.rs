@@ -3,6 +3,7 @@
 //! picked at run time by the [`Device`] the model is built on (flex CPU by default).
 
 mod interpret;
+pub mod keras_h5;
 pub mod save;
 pub mod weights;
 

@@ -1,7 +1,8 @@
 //! Loading pretrained weights into the layers of a base.
 //!
-//! A weights file (safetensors, or a PyTorch `.pt`/`.pth` state dict read with burn-store's
-//! pickle reader) is read into named float32 tensors; the optional rename rules of the
+//! A weights file (safetensors, a PyTorch `.pt`/`.pth` state dict read with burn-store's
+//! pickle reader, or Keras HDF5 `.h5` weights, see [`super::keras_h5`]) is read into named
+//! float32 tensors; the optional rename rules of the
 //! `pretrained` node are applied to every file name, in order. Each layer of base `B` (graph
 //! node `B.<layer>`) then expects, with PyTorch layouts:
 //!
@@ -191,8 +192,9 @@ fn incomplete_message(r: &LoadReport) -> String {
     lines.join("\n")
 }
 
-/// Reads every tensor of a safetensors or PyTorch (`.pt`, `.pth`, `.bin`) file as float32.
-/// The format is chosen by content: a PyTorch zip or pickle, else safetensors.
+/// Reads every tensor of a safetensors, PyTorch (`.pt`, `.pth`, `.bin`) or Keras HDF5 (`.h5`)
+/// file as float32. The format is chosen by content: HDF5, a PyTorch zip or pickle, else
+/// safetensors.
 pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, RawTensor>, WeightsError> {
     let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
         path: path.to_path_buf(),
@@ -202,6 +204,9 @@ pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, RawTensor>, WeightsE
         path: path.to_path_buf(),
         message,
     };
+    if bytes.starts_with(super::keras_h5::SIGNATURE) {
+        return super::keras_h5::read(bytes).map_err(format);
+    }
     // Zip archives (PyTorch >= 1.6) start with `PK`, legacy pickles with the PROTO opcode 0x80.
     let pytorch = bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80);
     if pytorch {
@@ -378,6 +383,17 @@ fn needs(op: &Op) -> Vec<Need> {
     }
 }
 
+/// Whether a tensor of shape `actual` holds a layer's tensor of shape `expected`: the same
+/// shape, or a 1x1 convolution kernel `[units, in, 1, 1]` for a dense layer's `[units, in]`
+/// (Keras MobileNet's classifier `conv_preds` is such a convolution).
+fn fits(actual: &[usize], expected: &[usize]) -> bool {
+    actual == expected
+        || (expected.len() == 2
+            && actual.len() == 4
+            && actual[..2] == *expected
+            && actual[2..] == [1, 1])
+}
+
 /// Loads `tensors` (already renamed) into the layers of base `base` of `model`. On error the
 /// model is untouched.
 pub fn load_base(
@@ -419,7 +435,7 @@ pub fn load_base(
                     node: node.name.clone(),
                     expected: need.shape,
                 }),
-                Some(t) if t.shape != need.shape => {
+                Some(t) if !fits(&t.shape, &need.shape) => {
                     used.insert(name.clone());
                     report.mismatched.push(Mismatch {
                         tensor: name,
@@ -429,7 +445,8 @@ pub fn load_base(
                     });
                 }
                 Some(_) => {
-                    let t = tensors.remove(&name).expect("just found");
+                    let mut t = tensors.remove(&name).expect("just found");
+                    t.shape = need.shape;
                     report.values += t.values.len();
                     report.applied.push(name);
                     got.push(t);

@@ -1,7 +1,8 @@
 //! Reading event files back with TensorBoard's own Python readers
 //! (tests/python/read_events.py).
 //!
-//! Needs a Python with the `tensorboard` package: `$RUNNER_PY`, or else
+//! Needs a Python with the `tensorboard` and `h5py` packages (the latter writes Keras `.h5`
+//! files for tests/weights_loading.rs): `$RUNNER_PY`, or else
 //! `${RUNNER_PY_VENV:-$HOME/.cache/runner-venv}/bin/python` as created by
 //! `ci/setup-python.sh`. Without one the tests fail (they must not pass
 //! silently).
@@ -27,8 +28,8 @@ pub fn python() -> PathBuf {
     let py = venv.join("bin/python");
     assert!(
         py.exists(),
-        "no Python with tensorboard at {}: run ci/setup-python.sh (or set RUNNER_PY to a \
-         python that has the tensorboard package)",
+        "no Python with tensorboard and h5py at {}: run ci/setup-python.sh (or set RUNNER_PY to a \
+         python that has the tensorboard and h5py packages)",
         py.display()
     );
     py
