@@ -6,12 +6,14 @@
 //! are downloaded by [`fetch`]. [`train`] runs a plan and writes its run folder ([`track`]);
 //! [`sweep`] runs many plans of one spec, and [`compare`] reads run folders back into tables
 //! and plots;
-//! [`check`] holds runs to their spec's `checks:` and to baselines (regression checks for CI).
+//! [`check`] holds runs to their spec's `checks:` and to baselines (regression checks for CI);
+//! [`export`] writes a model as ONNX or safetensors for use outside runner.
 
 pub mod bench;
 pub mod check;
 pub mod compare;
 pub mod data;
+pub mod export;
 pub mod fetch;
 pub mod model;
 pub mod plan;

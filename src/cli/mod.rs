@@ -6,7 +6,9 @@ mod check;
 mod compare;
 mod data;
 mod eval;
+mod export;
 mod fetch;
+mod model_source;
 mod predict;
 mod run;
 mod schema;
@@ -31,6 +33,15 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// File formats of `runner export`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// ONNX (opset 17): the graph and its parameters.
+    Onnx,
+    /// The parameters, named and laid out like runner's weight files.
+    Safetensors,
 }
 
 /// The subcommands.
@@ -208,6 +219,25 @@ pub enum Command {
         /// Override a spec value, e.g. `--set data.batch_size=64` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
+    },
+    /// Write a run's trained model (or a spec's model with its pretrained weights) as an ONNX
+    /// file or as safetensors, for inference elsewhere.
+    Export {
+        /// The run folder whose final model to write.
+        #[arg(required_unless_present = "spec", conflicts_with_all = ["spec", "weights"])]
+        run: Option<PathBuf>,
+        /// The spec whose model to write, with its pretrained weights (no training).
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        /// Weights file for the spec's pretrained node, instead of its `weights:`.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// File format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Onnx)]
+        format: ExportFormat,
+        /// The file to write [default: `<experiment name>.onnx` or `.safetensors` here].
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Run a trained run's model, or a spec's model, on images and print the most likely
     /// classes.
@@ -429,6 +459,22 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             json,
             overrides,
         } => bench::run(&spec, steps as usize, json, &overrides),
+        Command::Export {
+            run,
+            spec,
+            weights,
+            format,
+            out,
+        } => export::run(&export::Options {
+            run: run.as_deref(),
+            spec: spec.as_deref(),
+            weights: weights.as_deref(),
+            format: match format {
+                ExportFormat::Onnx => runner::export::Format::Onnx,
+                ExportFormat::Safetensors => runner::export::Format::Safetensors,
+            },
+            out: out.as_deref(),
+        }),
         Command::Predict {
             run,
             spec,

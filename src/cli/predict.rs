@@ -11,16 +11,12 @@
 //! for a single logit). With `--labels`, a 1001-line file whose line 0 is `background` also
 //! serves 1000-way models (index i is line i + 1).
 
-use super::Failure;
+use super::{Failure, model_source};
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use runner::data::{Interpolation, single};
 use runner::model::GraphModel;
-use runner::model::weights::load_pretrained;
-use runner::plan::{self, Plan, graph::Shape};
-use runner::spec::{self, NodeSpec};
 use runner::track::RunDir;
-use runner::train::reopen;
 use std::path::{Path, PathBuf};
 
 /// Options of `runner predict`.
@@ -118,22 +114,14 @@ pub fn run(o: &Options) -> Result<(), Failure> {
 
 /// The model of a run folder and its class names.
 fn from_run(run_dir: &Path, device: &Device) -> Result<Predictor, Failure> {
-    let other = |e: runner::train::RunError| Failure::Other(e.to_string());
-    let plan = reopen::plan(run_dir).map_err(other)?;
-    let (model, progress) = reopen::model(run_dir, &plan, device).map_err(other)?;
-    if !progress.finished {
-        eprintln!(
-            "note: the run has not finished; using its latest checkpoint (after epoch {})",
-            progress.epoch
-        );
-    }
+    let (plan, model) = model_source::from_run(run_dir, device)?;
     let labels = RunDir::new(run_dir)
         .read_summary()
         .map_err(|e| Failure::Other(e.to_string()))?
         .map(|summary| summary.classes)
         .unwrap_or_default();
     Ok(Predictor {
-        size: input_size(&plan),
+        size: model_source::input_size(&plan),
         resize_like_training: Some((
             plan.spec.spec.data.interpolation,
             plan.spec.spec.data.fast_decode,
@@ -150,41 +138,11 @@ fn from_spec(
     weights: Option<&Path>,
     device: &Device,
 ) -> Result<Predictor, Failure> {
-    let mut loaded = spec::load(spec_path, &[]).map_err(|r| Failure::InvalidSpec(vec![r]))?;
-    if let Some(weights) = weights {
-        let mut bases = loaded.spec.model.nodes.iter_mut().filter_map(|n| match n {
-            NodeSpec::Pretrained(p) => Some(p),
-            _ => None,
-        });
-        match (bases.next(), bases.next()) {
-            (Some(p), None) => {
-                p.weights = Some(std::path::absolute(weights).unwrap_or(weights.into()))
-            }
-            _ => {
-                return Err(Failure::Other(
-                    "--weights needs a spec with exactly one `pretrained` node".into(),
-                ));
-            }
-        }
-    }
-    let plan = plan::plan(&loaded).map_err(Failure::InvalidSpec)?;
-    let mut model = GraphModel::new(&plan.graph, device);
-    let reports =
-        load_pretrained(&mut model, &plan, device).map_err(|e| Failure::Other(e.to_string()))?;
-    for r in &reports {
-        tracing::info!("weights: {r}");
-    }
+    let (plan, model) = model_source::from_spec(spec_path, weights, device)?;
     Ok(Predictor {
-        size: input_size(&plan),
+        size: model_source::input_size(&plan),
         resize_like_training: None,
         model,
         labels: Vec::new(),
     })
-}
-
-fn input_size(plan: &Plan) -> [usize; 2] {
-    match plan.graph.nodes[plan.graph.input].shape {
-        Shape::Image { h, w, .. } => [h, w],
-        Shape::Vector(_) => unreachable!("the planner makes the input an image"),
-    }
 }

@@ -1,0 +1,68 @@
+//! The model a command runs or exports: a run folder's trained model, or a spec's model with
+//! its pretrained weights (shared by `runner predict` and `runner export`).
+
+use super::Failure;
+use burn::tensor::Device;
+use runner::model::GraphModel;
+use runner::model::weights::load_pretrained;
+use runner::plan::{self, Plan, graph::Shape};
+use runner::spec::{self, NodeSpec};
+use runner::train::reopen;
+use std::path::Path;
+
+/// The final model of run folder `run_dir` (or its latest checkpoint, with a note on
+/// stderr when the run has not finished), and its plan.
+pub fn from_run(run_dir: &Path, device: &Device) -> Result<(Plan, GraphModel), Failure> {
+    let other = |e: runner::train::RunError| Failure::Other(e.to_string());
+    let plan = reopen::plan(run_dir).map_err(other)?;
+    let (model, progress) = reopen::model(run_dir, &plan, device).map_err(other)?;
+    if !progress.finished {
+        eprintln!(
+            "note: the run has not finished; using its latest checkpoint (after epoch {})",
+            progress.epoch
+        );
+    }
+    Ok((plan, model))
+}
+
+/// The model of the spec at `spec_path` with its pretrained weights (`weights` replaces the
+/// file of its only pretrained node), and its plan.
+pub fn from_spec(
+    spec_path: &Path,
+    weights: Option<&Path>,
+    device: &Device,
+) -> Result<(Plan, GraphModel), Failure> {
+    let mut loaded = spec::load(spec_path, &[]).map_err(|r| Failure::InvalidSpec(vec![r]))?;
+    if let Some(weights) = weights {
+        let mut bases = loaded.spec.model.nodes.iter_mut().filter_map(|n| match n {
+            NodeSpec::Pretrained(p) => Some(p),
+            _ => None,
+        });
+        match (bases.next(), bases.next()) {
+            (Some(p), None) => {
+                p.weights = Some(std::path::absolute(weights).unwrap_or(weights.into()))
+            }
+            _ => {
+                return Err(Failure::Other(
+                    "--weights needs a spec with exactly one `pretrained` node".into(),
+                ));
+            }
+        }
+    }
+    let plan = plan::plan(&loaded).map_err(Failure::InvalidSpec)?;
+    let mut model = GraphModel::new(&plan.graph, device);
+    let reports =
+        load_pretrained(&mut model, &plan, device).map_err(|e| Failure::Other(e.to_string()))?;
+    for r in &reports {
+        tracing::info!("weights: {r}");
+    }
+    Ok((plan, model))
+}
+
+/// Height and width of the model's input images.
+pub fn input_size(plan: &Plan) -> [usize; 2] {
+    match plan.graph.nodes[plan.graph.input].shape {
+        Shape::Image { h, w, .. } => [h, w],
+        Shape::Vector(_) => unreachable!("the planner makes the input an image"),
+    }
+}
