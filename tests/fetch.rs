@@ -491,8 +491,9 @@ phases:
     );
 }
 
-/// The tutorial spec names its public source and the committed listing of the dataset; here
-/// the shared copy is used (no network) and checked against that listing.
+/// The tutorial spec names the public sources of its dataset (with the committed listing)
+/// and of its weights (with their SHA-256); here the shared copies are used (no network) and
+/// checked against them.
 #[test]
 fn the_tutorial_spec_uses_the_shared_copy_and_it_matches_the_listing() {
     let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/mobilenet_ft.yaml");
@@ -502,5 +503,90 @@ fn the_tutorial_spec_uses_the_shared_copy_and_it_matches_the_listing() {
         out.contains("data: local") && out.contains("3000 files match the listing"),
         "{out}"
     );
+    assert!(
+        out.contains("weights of node `base`: local") && out.contains("SHA-256 matches"),
+        "{out}"
+    );
     assert!(case.cache_files().is_empty());
+}
+
+/// The README's main command on a machine without `../shared`: experiments/mobilenet_ft.yaml
+/// downloads the photos (the tutorial's zip, checked against the committed listing) and the
+/// base's original TFLite weights from their sources (here a server on 127.0.0.1 with the
+/// same files) and trains (at 32x32 and one epoch per phase, to keep the test short).
+#[test]
+fn the_tutorial_spec_runs_where_shared_is_missing() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    let photos = shared.join("data/cats_and_dogs");
+    let mut entries = Vec::new();
+    for line in std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("experiments/checksums/cats_and_dogs_filtered.SHA256SUMS"),
+    )
+    .unwrap()
+    .lines()
+    {
+        let file = line
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .trim_start_matches('*');
+        let bytes = std::fs::read(photos.join(file)).unwrap();
+        entries.push((format!("cats_and_dogs_filtered/{file}"), bytes));
+    }
+    let server = Server::start();
+    server.serve("/cats_and_dogs_filtered.zip", zip(&entries));
+    let tflite = "weights/mobilenet_v2_1.0_224/tf2_mobilenet_v2_1.0_224_ptq.tflite";
+    server.serve(
+        "/mobilenet_v2.tflite",
+        std::fs::read(shared.join(tflite)).unwrap(),
+    );
+
+    // The spec and its listing, two folders below a folder without `shared/`.
+    let case = Case::new("{url: http://127.0.0.1:1/unused.zip, sha256sums: SHA256SUMS}");
+    let experiments = case.dir.path().join("work/experiments");
+    std::fs::create_dir_all(experiments.join("checksums")).unwrap();
+    for file in [
+        "mobilenet_ft.yaml",
+        "checksums/cats_and_dogs_filtered.SHA256SUMS",
+    ] {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("experiments")
+                .join(file),
+            experiments.join(file),
+        )
+        .unwrap();
+    }
+    let data_url = format!("data.source.url={}/cats_and_dogs_filtered.zip", server.url);
+    let weights_url = format!(
+        "model.nodes.base.weights_source.url={}/mobilenet_v2.tflite",
+        server.url
+    );
+    let out = case.ok(&[
+        "run",
+        "work/experiments/mobilenet_ft.yaml",
+        "--quiet",
+        "--set",
+        &data_url,
+        "--set",
+        &weights_url,
+        "--set",
+        "data.image_size=[32, 32]",
+        "--set",
+        "model.nodes.image.shape=[32, 32, 3]",
+        "--set",
+        "phases.feature_extraction.epochs=1",
+        "--set",
+        "phases.fine_tune.epochs=1",
+    ]);
+    assert!(out.contains("\"test\""), "{out}");
+    let files = case.cache_files();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.ends_with("cats_and_dogs_filtered/train/cats/cat.0.jpg")),
+        "{files:?}"
+    );
+    assert!(files.iter().any(|f| f.ends_with(".tflite")), "{files:?}");
 }

@@ -283,3 +283,47 @@ fn keras_3_weights_file_is_a_format_error() {
     assert!(matches!(err, WeightsError::Format { .. }), "{err:?}");
     assert!(err.to_string().contains("Keras 3 `.weights.h5`"), "{err}");
 }
+
+/// The original TFLite file of the shared MobileNetV2 (int8 weights, one scale per channel)
+/// loads to the numbers of its dequantized safetensors copy, and the base gives the same
+/// logits from either.
+#[test]
+fn tflite_loads_the_numbers_of_its_dequantized_copy() {
+    let tflite = shared("mobilenet_v2_1.0_224/tf2_mobilenet_v2_1.0_224_ptq.tflite");
+    let safetensors = shared("mobilenet_v2_1.0_224/mobilenet_v2_1.0_224.safetensors");
+    let from_tflite = weights::read_tensors(&tflite).unwrap();
+    let copy = weights::read_tensors(&safetensors).unwrap();
+    let names = |m: &BTreeMap<String, RawTensor>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&from_tflite), names(&copy));
+    let mut worst = 0.0f32;
+    for (name, expected) in &copy {
+        let got = &from_tflite[name];
+        let squeezed: Vec<usize> = got.shape.iter().copied().filter(|&d| d != 1).collect();
+        let expected_squeezed: Vec<usize> =
+            expected.shape.iter().copied().filter(|&d| d != 1).collect();
+        assert_eq!(squeezed, expected_squeezed, "{name}");
+        worst = worst.max(max_abs_diff(&got.values, &expected.values));
+    }
+    println!("largest difference to the safetensors copy: {worst:.2e}");
+    assert!(worst < 1e-6, "{worst}");
+
+    let logits = |weights: &Path| {
+        let plan = plan_with(
+            &format!("arch: mobilenet_v2_1.0, weights: {}", weights.display()),
+            "",
+            "base",
+        )
+        .unwrap();
+        let mut model = build(&plan);
+        let reports = load_pretrained(&mut model, &plan, &device()).unwrap();
+        assert_eq!(reports[0].applied.len(), 106, "{}", reports[0]);
+        model
+            .forward(input("mobilenet_v2_1.0_224"))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    };
+    let diff = max_abs_diff(&logits(&tflite), &logits(&safetensors));
+    println!("logits max abs diff {diff:.2e}");
+    assert!(diff < 1e-4, "{diff}");
+}

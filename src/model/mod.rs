@@ -5,6 +5,7 @@
 mod interpret;
 pub mod keras_h5;
 pub mod save;
+pub mod tflite;
 pub mod weights;
 
 pub use interpret::Value;

@@ -1,8 +1,8 @@
 //! Loading pretrained weights into the layers of a base.
 //!
 //! A weights file (safetensors, a PyTorch `.pt`/`.pth` state dict read with burn-store's
-//! pickle reader, or Keras HDF5 `.h5` weights, see [`super::keras_h5`]) is read into named
-//! float32 tensors; the optional rename rules of the
+//! pickle reader, Keras HDF5 `.h5` weights, see [`super::keras_h5`], or a TensorFlow Lite
+//! model, see [`super::tflite`]) is read into named float32 tensors; the optional rename rules of the
 //! `pretrained` node are applied to every file name, in order. Each layer of base `B` (graph
 //! node `B.<layer>`) then expects, with PyTorch layouts:
 //!
@@ -192,9 +192,9 @@ fn incomplete_message(r: &LoadReport) -> String {
     lines.join("\n")
 }
 
-/// Reads every tensor of a safetensors, PyTorch (`.pt`, `.pth`, `.bin`) or Keras HDF5 (`.h5`)
-/// file as float32. The format is chosen by content: HDF5, a PyTorch zip or pickle, else
-/// safetensors.
+/// Reads every tensor of a safetensors, PyTorch (`.pt`, `.pth`, `.bin`), Keras HDF5 (`.h5`)
+/// or TFLite (`.tflite`) file as float32. The format is chosen by content: HDF5, TFLite, a
+/// PyTorch zip or pickle, else safetensors.
 pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, RawTensor>, WeightsError> {
     let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
         path: path.to_path_buf(),
@@ -206,6 +206,9 @@ pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, RawTensor>, WeightsE
     };
     if bytes.starts_with(super::keras_h5::SIGNATURE) {
         return super::keras_h5::read(bytes).map_err(format);
+    }
+    if bytes.get(4..8) == Some(super::tflite::IDENTIFIER) {
+        return super::tflite::read(&bytes).map_err(format);
     }
     // Zip archives (PyTorch >= 1.6) start with `PK`, legacy pickles with the PROTO opcode 0x80.
     let pytorch = bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80);

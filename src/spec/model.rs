@@ -435,9 +435,9 @@ pub struct PretrainedNode {
     /// `outputs`), resolved against the spec's folder.
     #[serde(default)]
     pub graph: Option<PathBuf>,
-    /// Weights for the base (`.safetensors`, a PyTorch `.pt`/`.pth` state dict, or Keras
-    /// `.h5` weights as `tf.keras.applications` downloads them), resolved against the spec's
-    /// folder. Tensors are `<layer>.weight`, `<layer>.bias` and, for batch
+    /// Weights for the base (`.safetensors`, a PyTorch `.pt`/`.pth` state dict, Keras `.h5`
+    /// weights as `tf.keras.applications` downloads them, or a `.tflite` model), resolved
+    /// against the spec's folder. Tensors are `<layer>.weight`, `<layer>.bias` and, for batch
     /// norm, `<layer>.running_mean` / `<layer>.running_var`.
     #[serde(default)]
     pub weights: Option<PathBuf>,
