@@ -98,51 +98,23 @@ fn to_pytorch(layer: &str, param: &str, tensor: RawTensor) -> (String, RawTensor
         other => other,
     };
     let tensor = match (param, tensor.shape.as_slice()) {
-        ("kernel", &[kh, kw, cin, cout]) => permute(&tensor, [kh, kw, cin, cout], [3, 2, 0, 1]),
-        ("depthwise_kernel", &[kh, kw, c, m]) => {
-            let t = permute(&tensor, [kh, kw, c, m], [2, 3, 0, 1]);
-            RawTensor {
-                shape: vec![c * m, 1, kh, kw],
-                values: t.values,
+        ("kernel", &[_, _, _, _]) => tensor.permuted([3, 2, 0, 1]),
+        ("depthwise_kernel", &[kh, kw, c, m]) => RawTensor {
+            shape: vec![c * m, 1, kh, kw],
+            values: tensor.permuted([2, 3, 0, 1]).values,
+        },
+        ("kernel", &[cin, cout]) => RawTensor {
+            shape: vec![cout, cin],
+            values: RawTensor {
+                shape: vec![cin, cout, 1, 1],
+                values: tensor.values,
             }
-        }
-        ("kernel", &[cin, cout]) => {
-            let t = permute(&tensor, [cin, cout, 1, 1], [1, 0, 2, 3]);
-            RawTensor {
-                shape: vec![cout, cin],
-                values: t.values,
-            }
-        }
+            .permuted([1, 0, 2, 3])
+            .values,
+        },
         _ => tensor,
     };
     (format!("{layer}.{renamed}"), tensor)
-}
-
-/// `tensor` (of 4-d shape `dims`) with its axes reordered: axis `i` of the result is axis
-/// `order[i]` of the input.
-fn permute(tensor: &RawTensor, dims: [usize; 4], order: [usize; 4]) -> RawTensor {
-    let shape: Vec<usize> = order.iter().map(|&a| dims[a]).collect();
-    let mut strides = [0; 4];
-    let mut stride = 1;
-    for axis in (0..4).rev() {
-        strides[axis] = stride;
-        stride *= dims[axis];
-    }
-    let mut values = Vec::with_capacity(tensor.values.len());
-    for i0 in 0..shape[0] {
-        for i1 in 0..shape[1] {
-            for i2 in 0..shape[2] {
-                for i3 in 0..shape[3] {
-                    let index = i0 * strides[order[0]]
-                        + i1 * strides[order[1]]
-                        + i2 * strides[order[2]]
-                        + i3 * strides[order[3]];
-                    values.push(tensor.values[index]);
-                }
-            }
-        }
-    }
-    RawTensor { shape, values }
 }
 
 #[cfg(test)]

@@ -83,8 +83,8 @@ pub fn read(bytes: &[u8]) -> Result<BTreeMap<String, RawTensor>, String> {
         let layer = layer_name(&weights.string(3)?);
         let weight = dequantize(weights, &buffers)?;
         let weight = match code {
-            CONV_2D => permute(weight, [0, 3, 1, 2]),
-            DEPTHWISE_CONV_2D => permute(weight, [3, 0, 1, 2]),
+            CONV_2D => weight.permuted([0, 3, 1, 2]),
+            DEPTHWISE_CONV_2D => weight.permuted([3, 0, 1, 2]),
             _ => weight,
         };
         out.insert(format!("{layer}.weight"), weight);
@@ -169,34 +169,6 @@ fn dequantize(tensor: &Table, buffers: &[Table]) -> Result<RawTensor, String> {
         }
     }
     Ok(RawTensor { shape, values })
-}
-
-/// `tensor` (4-d) with its axes reordered: axis `i` of the result is axis `order[i]`.
-fn permute(tensor: RawTensor, order: [usize; 4]) -> RawTensor {
-    let dims: [usize; 4] = match tensor.shape.as_slice() {
-        &[a, b, c, d] => [a, b, c, d],
-        _ => return tensor,
-    };
-    let mut strides = [1; 4];
-    for axis in (0..3).rev() {
-        strides[axis] = strides[axis + 1] * dims[axis + 1];
-    }
-    let shape: Vec<usize> = order.iter().map(|&a| dims[a]).collect();
-    let mut values = Vec::with_capacity(tensor.values.len());
-    for i0 in 0..shape[0] {
-        for i1 in 0..shape[1] {
-            for i2 in 0..shape[2] {
-                for i3 in 0..shape[3] {
-                    let index = i0 * strides[order[0]]
-                        + i1 * strides[order[1]]
-                        + i2 * strides[order[2]]
-                        + i3 * strides[order[3]];
-                    values.push(tensor.values[index]);
-                }
-            }
-        }
-    }
-    RawTensor { shape, values }
 }
 
 /// The file's bytes, read with bounds checks.

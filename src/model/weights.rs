@@ -41,6 +41,37 @@ pub struct RawTensor {
     pub values: Vec<f32>,
 }
 
+impl RawTensor {
+    /// This 4-d tensor with its axes reordered (axis `i` of the result is axis `order[i]`),
+    /// for files whose layouts differ from runner's; other ranks are returned unchanged.
+    pub fn permuted(self, order: [usize; 4]) -> RawTensor {
+        let dims: [usize; 4] = match self.shape.as_slice() {
+            &[a, b, c, d] => [a, b, c, d],
+            _ => return self,
+        };
+        let mut strides = [1; 4];
+        for axis in (0..3).rev() {
+            strides[axis] = strides[axis + 1] * dims[axis + 1];
+        }
+        let shape: Vec<usize> = order.iter().map(|&a| dims[a]).collect();
+        let mut values = Vec::with_capacity(self.values.len());
+        for i0 in 0..shape[0] {
+            for i1 in 0..shape[1] {
+                for i2 in 0..shape[2] {
+                    for i3 in 0..shape[3] {
+                        let index = i0 * strides[order[0]]
+                            + i1 * strides[order[1]]
+                            + i2 * strides[order[2]]
+                            + i3 * strides[order[3]];
+                        values.push(self.values[index]);
+                    }
+                }
+            }
+        }
+        RawTensor { shape, values }
+    }
+}
+
 /// A tensor whose shape differs from what its layer needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mismatch {
