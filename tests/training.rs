@@ -215,6 +215,7 @@ fn two_phase_run(
     runs: &str,
     augment: bool,
     frozen_cache: bool,
+    extra: &[&str],
 ) -> (Vec<serde_json::Value>, BTreeMap<String, Vec<u8>>, String) {
     let mut spec = spec(
         &dir.join("images"),
@@ -233,6 +234,7 @@ fn two_phase_run(
     if !frozen_cache {
         args.push("--no-frozen-cache");
     }
+    args.extend(extra);
     let out = runner_command(dir)
         .env("RUNNER_CACHE", dir.join("cache"))
         .args(&args)
@@ -259,9 +261,9 @@ fn two_phase_run(
 #[test]
 fn storing_the_frozen_prefix_changes_no_number() {
     let dir = setup();
-    let (metrics, weights, log) = two_phase_run(dir.path(), "stored", false, true);
+    let (metrics, weights, log) = two_phase_run(dir.path(), "stored", false, true, &[]);
     let (metrics_recomputed, weights_recomputed, log_recomputed) =
-        two_phase_run(dir.path(), "recomputed", false, false);
+        two_phase_run(dir.path(), "recomputed", false, false, &[]);
     assert_eq!(metrics, metrics_recomputed);
     assert!(weights == weights_recomputed);
     for phase in [
@@ -280,29 +282,35 @@ fn storing_the_frozen_prefix_changes_no_number() {
         !log_recomputed.contains("frozen prefix"),
         "{log_recomputed}"
     );
-    // A second run (a sweep's next trial) reads both tables of both phases from the disk.
-    let (metrics_read, weights_read, log_read) = two_phase_run(dir.path(), "read", false, true);
+    // A second run (a sweep's next trial) reads both tables of both phases from the disk;
+    // so does a run with another seed, since tables without augmentation do not depend on it.
+    let (metrics_read, weights_read, log_read) =
+        two_phase_run(dir.path(), "read", false, true, &[]);
     assert_eq!(metrics, metrics_read);
     assert!(weights == weights_read);
-    assert_eq!(
-        log_read
-            .matches("2 table(s) read from the disk cache, 0 computed and stored")
-            .count(),
-        2,
-        "{log_read}"
-    );
+    let (metrics_seed, _, log_seed) =
+        two_phase_run(dir.path(), "seed", false, true, &["--set", "seed=9"]);
+    assert_ne!(metrics, metrics_seed, "another seed trains differently");
+    for log in [log_read, log_seed] {
+        assert_eq!(
+            log.matches("2 table(s) read from the disk cache, 0 computed and stored")
+                .count(),
+            2,
+            "{log}"
+        );
+    }
 }
 
 #[test]
 fn augmented_epochs_come_from_the_disk_cache_in_the_next_run_with_the_same_numbers() {
     let dir = setup();
-    let (metrics, weights, _) = two_phase_run(dir.path(), "recomputed", true, false);
-    let (metrics_stored, weights_stored, log) = two_phase_run(dir.path(), "first", true, true);
+    let (metrics, weights, _) = two_phase_run(dir.path(), "recomputed", true, false, &[]);
+    let (metrics_stored, weights_stored, log) = two_phase_run(dir.path(), "first", true, true, &[]);
     assert!(
         log.contains("phase `head`: frozen prefix of augmented training images: 0 epoch(s) from the cache, 2 computed"),
         "{log}"
     );
-    let (metrics_read, weights_read, log) = two_phase_run(dir.path(), "second", true, true);
+    let (metrics_read, weights_read, log) = two_phase_run(dir.path(), "second", true, true, &[]);
     assert!(
         log.contains("phase `head`: frozen prefix of augmented training images: 2 epoch(s) from the cache, 0 computed"),
         "{log}"
@@ -321,7 +329,7 @@ fn augmented_epochs_come_from_the_disk_cache_in_the_next_run_with_the_same_numbe
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     std::fs::write(&base, bytes).unwrap();
-    let (_, _, log) = two_phase_run(dir.path(), "new-weights", true, true);
+    let (_, _, log) = two_phase_run(dir.path(), "new-weights", true, true, &[]);
     assert!(
         log.contains("phase `head`: frozen prefix of augmented training images: 0 epoch(s) from the cache, 2 computed"),
         "{log}"
@@ -331,7 +339,7 @@ fn augmented_epochs_come_from_the_disk_cache_in_the_next_run_with_the_same_numbe
     image::RgbImage::from_pixel(16, 16, image::Rgb([1, 2, 3]))
         .save(&image)
         .unwrap();
-    let (_, _, log) = two_phase_run(dir.path(), "new-image", true, true);
+    let (_, _, log) = two_phase_run(dir.path(), "new-image", true, true, &[]);
     assert!(
         log.contains("phase `head`: frozen prefix of augmented training images: 0 epoch(s) from the cache, 2 computed"),
         "{log}"
@@ -341,7 +349,7 @@ fn augmented_epochs_come_from_the_disk_cache_in_the_next_run_with_the_same_numbe
 #[test]
 fn bench_measures_each_phase_of_the_specs_own_model() {
     let dir = setup();
-    two_phase_run(dir.path(), "runs", false, true);
+    two_phase_run(dir.path(), "runs", false, true, &[]);
     let out = run_ok(
         dir.path(),
         &["bench", "spec.yaml", "--steps", "1", "--json"],

@@ -27,7 +27,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use std::rc::Rc;
 use std::time::Instant;
-use store::PrefixStore;
+use store::{PrefixStore, Tables};
 
 /// The share of the machine's memory the stored values may take; above it the prefix runs
 /// every epoch as before.
@@ -212,43 +212,37 @@ impl PhaseFeatures {
         }
         let inference = model.valid();
         let constant = &phase.constant;
-        let mut store = PrefixStore::open(&inference, constant, dataset);
+        let mut fixed = PrefixStore::open(&inference, constant, dataset, Tables::Fixed);
         let validation = stored_or_computed(
-            store.as_mut(),
+            fixed.as_mut(),
             "validation",
             (&inference, constant),
             (dataset, SplitKind::Validation, 0),
             device,
         )?;
-        let fixed_train = if dataset.augmentations().is_empty() {
-            Some(stored_or_computed(
-                store.as_mut(),
+        let train = if dataset.augmentations().is_empty() {
+            TrainFeatures::Fixed(Rc::new(stored_or_computed(
+                fixed.as_mut(),
                 "train",
                 (&inference, constant),
                 (dataset, SplitKind::Train, 0),
                 device,
-            )?)
+            )?))
         } else {
-            None
+            match PrefixStore::open(&inference, constant, dataset, Tables::PerEpoch) {
+                Some(store) => TrainFeatures::PerEpoch {
+                    store,
+                    inference: Box::new(inference),
+                },
+                None => TrainFeatures::Recomputed,
+            }
         };
-        let cache_use = store.as_ref().map_or(String::new(), |store| {
+        let cache_use = fixed.as_ref().map_or(String::new(), |store| {
             format!(
                 "; {} table(s) read from the disk cache, {} computed and stored",
                 store.hits, store.misses
             )
         });
-        let train = match (fixed_train, store) {
-            (Some(table), _) => TrainFeatures::Fixed(Rc::new(table)),
-            (None, Some(mut store)) => {
-                // From here on the store counts the augmented epochs.
-                (store.hits, store.misses) = (0, 0);
-                TrainFeatures::PerEpoch {
-                    store,
-                    inference: Box::new(inference),
-                }
-            }
-            (None, None) => TrainFeatures::Recomputed,
-        };
         let names: Vec<&str> = frontier
             .iter()
             .map(|&n| graph.nodes[n].name.as_str())

@@ -1,12 +1,15 @@
 //! The frozen prefix's output tables, kept on disk across runs.
 //!
+//! A table holds the prefix's frontier values of one split's images. Without augmentation
+//! (validation images always, training images when nothing augments them) they depend only on
+//! the prefix (its graph and parameter values) and the images: not on the seed, the batch size
+//! or the order, so one entry serves every epoch, trial and seed ([`Tables::Fixed`]).
 //! Augmentation is a function of (seed, epoch, image), so epoch `e` of every run that shares
-//! the seed, the images, the augmentation, the batch size and the frozen prefix (its graph and
-//! parameter values) feeds the rest of the graph the same values; without augmentation every
-//! epoch does, and the validation images always do. So a sweep over head hyperparameters
-//! computes the base once for all its trials. Entries live under
-//! `<cache root>/frozen/<key>/<table>.bin` (the cache root of downloads, `$RUNNER_CACHE`;
-//! tables `validation`, `train` without augmentation, `epoch-<e>` with it),
+//! the seed, the images, the augmentation, the batch size and the prefix feeds the rest of the
+//! graph the same values ([`Tables::PerEpoch`]). So a sweep over head hyperparameters computes
+//! the base once for all its trials. Entries live under `<cache root>/frozen/<key>/<table>.bin`
+//! (the cache root of downloads, `$RUNNER_CACHE`; tables `validation` and `train`, or
+//! `epoch-<e>`),
 //! where the key is a SHA-256 of exactly those inputs plus the backend and versions, so a
 //! changed weights file, graph, image or setting can never hit an old entry. The folder is
 //! kept under a size limit (`RUNNER_FROZEN_CACHE_GIB`, default 8), least recently used
@@ -29,10 +32,21 @@ const DEFAULT_LIMIT_GIB: f64 = 8.0;
 /// First bytes of an entry file.
 const MAGIC: &[u8; 8] = b"RUNPFX01";
 
-/// One phase's entries: the folder of its key, and what was found there.
+/// Which tables a store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tables {
+    /// Tables without augmentation: the same whatever the seed, batch size and epoch. Rows are
+    /// stored in image order.
+    Fixed,
+    /// Augmented training images, a table per epoch, rows in the epoch's batch order.
+    PerEpoch,
+}
+
+/// One phase's entries of one kind: the folder of its key, and what was found there.
 #[derive(Debug)]
 pub struct PrefixStore {
     dir: PathBuf,
+    tables: Tables,
     /// Tables read from the cache.
     pub hits: usize,
     /// Tables computed (and written).
@@ -40,9 +54,14 @@ pub struct PrefixStore {
 }
 
 impl PrefixStore {
-    /// The store of the prefix `constant` of `model` over `dataset`'s images, or
+    /// The store of `tables` of the prefix `constant` of `model` over `dataset`'s images, or
     /// `None` (with a warning) when there is no cache folder.
-    pub fn open(model: &GraphModel, constant: &[bool], dataset: &Dataset) -> Option<Self> {
+    pub fn open(
+        model: &GraphModel,
+        constant: &[bool],
+        dataset: &Dataset,
+        tables: Tables,
+    ) -> Option<Self> {
         let root = match crate::fetch::cache::root() {
             Ok(root) => root,
             Err(e) => {
@@ -51,7 +70,10 @@ impl PrefixStore {
             }
         };
         Some(Self {
-            dir: root.join("frozen").join(key(model, constant, dataset)),
+            dir: root
+                .join("frozen")
+                .join(key(model, constant, dataset, tables)),
+            tables,
             hits: 0,
             misses: 0,
         })
@@ -62,12 +84,13 @@ impl PrefixStore {
         &self.dir
     }
 
-    /// The stored table `name`, when there is a valid one for exactly `ids` (its images in
+    /// The stored table `name`, when there is a valid one for exactly the images `ids` (in
     /// batch order).
     pub fn load(&mut self, constant: &[bool], name: &str, ids: &[usize]) -> Option<PrefixTable> {
         let path = self.entry(name);
         let bytes = std::fs::read(&path).ok()?;
-        match decode(&bytes, ids).map(|nodes| PrefixTable::from_rows(constant, nodes, ids)) {
+        let ids = self.row_order(ids);
+        match decode(&bytes, &ids).map(|nodes| PrefixTable::from_rows(constant, nodes, &ids)) {
             Some(table) => {
                 // Mark it recently used, for the size limit.
                 let _ = std::fs::File::options()
@@ -88,13 +111,14 @@ impl PrefixStore {
         }
     }
 
-    /// Stores the table `name` (whose rows are `ids`, in batch order), then trims the cache
-    /// to its size limit.
+    /// Stores the table `name` of the images `ids` (in batch order), then trims the cache to
+    /// its size limit.
     pub fn save(&mut self, name: &str, ids: &[usize], table: &PrefixTable) {
         self.misses += 1;
         let path = self.entry(name);
+        let ids = self.row_order(ids);
         let written = std::fs::create_dir_all(&self.dir)
-            .and_then(|()| write_atomically(&path, &encode(table, ids)));
+            .and_then(|()| write_atomically(&path, &encode(table, &ids)));
         if let Err(e) = written {
             tracing::warn!(
                 "cannot write the frozen-prefix cache {}: {e}",
@@ -107,13 +131,22 @@ impl PrefixStore {
         }
     }
 
+    /// The order of an entry's rows for the images `ids` in batch order.
+    fn row_order(&self, ids: &[usize]) -> Vec<usize> {
+        let mut ids = ids.to_vec();
+        if self.tables == Tables::Fixed {
+            ids.sort_unstable();
+        }
+        ids
+    }
+
     fn entry(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.bin"))
     }
 }
 
-/// SHA-256 of everything the stored values depend on.
-fn key(model: &GraphModel, constant: &[bool], dataset: &Dataset) -> String {
+/// SHA-256 of everything the stored values of `tables` depend on.
+fn key(model: &GraphModel, constant: &[bool], dataset: &Dataset, tables: Tables) -> String {
     let mut hash = Sha256::new();
     let info = crate::train::device::describe();
     hash.update(format!(
@@ -138,13 +171,16 @@ fn key(model: &GraphModel, constant: &[bool], dataset: &Dataset) -> String {
             }
         }
     }
-    hash.update(format!(
-        "data seed {} batch {} size {:?} augment {:?}\n",
-        dataset.seed(),
-        dataset.batch_size(),
-        dataset.image_size(),
-        dataset.augmentations()
-    ));
+    hash.update(match tables {
+        Tables::Fixed => format!("fixed tables, size {:?}\n", dataset.image_size()),
+        Tables::PerEpoch => format!(
+            "per-epoch tables, seed {} batch {} size {:?} augment {:?}\n",
+            dataset.seed(),
+            dataset.batch_size(),
+            dataset.image_size(),
+            dataset.augmentations()
+        ),
+    });
     for split in [SplitKind::Train, SplitKind::Validation] {
         hash.update(format!("split {split:?}\n"));
         for item in dataset.items(split) {
@@ -205,8 +241,8 @@ fn trim(cache: &Path, limit: u64) {
     );
 }
 
-/// An entry: magic, row count, the rows' image ids, then per frontier node its graph index,
-/// dims and values (little-endian).
+/// An entry of the images `ids` (rows in that order): magic, row count, the rows' image ids,
+/// then per frontier node its graph index, dims and values (little-endian).
 fn encode(table: &PrefixTable, ids: &[usize]) -> Vec<u8> {
     let mut out = MAGIC.to_vec();
     let put = |out: &mut Vec<u8>, v: usize| out.extend((v as u64).to_le_bytes());
@@ -221,8 +257,12 @@ fn encode(table: &PrefixTable, ids: &[usize]) -> Vec<u8> {
         for &d in &node.dims {
             put(&mut out, d);
         }
-        for v in &node.values {
-            out.extend(v.to_le_bytes());
+        let per = node.per_image();
+        for &id in ids {
+            let row = table.row_of[id].expect("a table holds the images it is saved for");
+            for v in &node.values[row * per..(row + 1) * per] {
+                out.extend(v.to_le_bytes());
+            }
         }
     }
     out
