@@ -261,19 +261,21 @@ fn two_phase_run(
 #[test]
 fn storing_the_frozen_prefix_changes_no_number() {
     let dir = setup();
-    let (metrics, weights, log) = two_phase_run(dir.path(), "stored", false, true, &[]);
+    // A test split drawn from the validation images: which images it takes depends on the seed.
+    let split = ["--set", "data.test_from_validation=0.5"];
+    let (metrics, weights, log) = two_phase_run(dir.path(), "stored", false, true, &split);
     let (metrics_recomputed, weights_recomputed, log_recomputed) =
-        two_phase_run(dir.path(), "recomputed", false, false, &[]);
+        two_phase_run(dir.path(), "recomputed", false, false, &split);
     assert_eq!(metrics, metrics_recomputed);
     assert!(weights == weights_recomputed);
     for phase in [
-        "`head`: frozen prefix stored for 24 validation and 48 train image(s) (4 value(s) of `pool` per image",
-        "`tune`: frozen prefix stored for 24 validation and 48 train image(s) (1024 value(s) of `base.c1` per image",
+        "`head`: frozen prefix stored for 48 train, 12 validation, 12 test image(s) (4 value(s) of `pool` per image",
+        "`tune`: frozen prefix stored for 48 train, 12 validation, 12 test image(s) (1024 value(s) of `base.c1` per image",
     ] {
         assert!(log.contains(&format!("phase {phase}")), "{log}");
     }
     assert_eq!(
-        log.matches("0 table(s) read from the disk cache, 2 computed and stored")
+        log.matches("0 table(s) read from the disk cache, 1 computed and stored")
             .count(),
         2,
         "{log}"
@@ -282,18 +284,19 @@ fn storing_the_frozen_prefix_changes_no_number() {
         !log_recomputed.contains("frozen prefix"),
         "{log_recomputed}"
     );
-    // A second run (a sweep's next trial) reads both tables of both phases from the disk;
-    // so does a run with another seed, since tables without augmentation do not depend on it.
+    // A second run (a sweep's next trial) reads the table of each phase from the disk; so
+    // does a run with another seed (other batches, another test split), since a table of
+    // images no augmentation changes does not depend on it.
     let (metrics_read, weights_read, log_read) =
-        two_phase_run(dir.path(), "read", false, true, &[]);
+        two_phase_run(dir.path(), "read", false, true, &split);
     assert_eq!(metrics, metrics_read);
     assert!(weights == weights_read);
-    let (metrics_seed, _, log_seed) =
-        two_phase_run(dir.path(), "seed", false, true, &["--set", "seed=9"]);
+    let seed = [&split[..], &["--set", "seed=9"]].concat();
+    let (metrics_seed, _, log_seed) = two_phase_run(dir.path(), "seed", false, true, &seed);
     assert_ne!(metrics, metrics_seed, "another seed trains differently");
     for log in [log_read, log_seed] {
         assert_eq!(
-            log.matches("2 table(s) read from the disk cache, 0 computed and stored")
+            log.matches("1 table(s) read from the disk cache, 0 computed and stored")
                 .count(),
             2,
             "{log}"

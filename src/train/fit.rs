@@ -236,7 +236,7 @@ impl<'a> Trainer<'a> {
             SplitKind::Validation,
             &self.plan.spec.spec.loss,
             &self.device,
-            self.features.validation.as_ref(),
+            self.features.validation.as_deref(),
         )
     }
 

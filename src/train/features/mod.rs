@@ -4,8 +4,8 @@
 //! deterministic nodes after it such as global pooling; see `PhasePlan::constant`) gives an
 //! image the same values in every epoch of the phase, unless augmentation changes the image.
 //! So the values its frontier hands to the rest of the graph are computed once per phase: for
-//! the validation images always, for the training images when the training split is not
-//! augmented. Every epoch then runs only the trainable rest. Keras and PyTorch recompute a
+//! the validation and test images always, for the training images when the training split is
+//! not augmented. Every epoch then runs only the trainable rest. Keras and PyTorch recompute a
 //! frozen base every epoch. Augmented training images get a table per epoch. Every table is
 //! kept on disk across runs ([`store`]): the trials of a sweep that share the frozen prefix
 //! compute it once.
@@ -161,8 +161,9 @@ enum TrainFeatures {
 /// epoch.
 #[derive(Debug)]
 pub struct PhaseFeatures {
-    /// Frontier values of the validation images.
-    pub validation: Option<PrefixTable>,
+    /// Frontier values of the validation images (and of the other images no augmentation
+    /// changes).
+    pub validation: Option<Rc<PrefixTable>>,
     train: TrainFeatures,
     constant: Vec<bool>,
 }
@@ -197,7 +198,16 @@ impl PhaseFeatures {
             .iter()
             .map(|&n| graph.nodes[n].shape.elements())
             .sum();
-        let images = dataset.len(SplitKind::Validation) + dataset.len(SplitKind::Train);
+        // The images no augmentation changes, in one table: the same whatever the seed does
+        // to the splits (validation and test come from the same folder, or all three from
+        // one), so it is shared on disk by runs of every seed.
+        let augmented = !dataset.augmentations().is_empty();
+        let fixed_splits: &[SplitKind] = if augmented {
+            &[SplitKind::Validation, SplitKind::Test]
+        } else {
+            &SplitKind::ALL
+        };
+        let images: usize = fixed_splits.iter().map(|&split| dataset.len(split)).sum();
         let needed = (per_image * images * 4) as f64;
         if let Some(total) = total_memory()
             && needed > total * MEMORY_SHARE
@@ -213,22 +223,14 @@ impl PhaseFeatures {
         let inference = model.valid();
         let constant = &phase.constant;
         let mut fixed = PrefixStore::open(&inference, constant, dataset, Tables::Fixed);
-        let validation = stored_or_computed(
+        let table = Rc::new(stored_or_computed(
             fixed.as_mut(),
-            "validation",
+            if augmented { "held-out" } else { "images" },
             (&inference, constant),
-            (dataset, SplitKind::Validation, 0),
+            (dataset, fixed_splits, 0),
             device,
-        )?;
-        let train = if dataset.augmentations().is_empty() {
-            TrainFeatures::Fixed(Rc::new(stored_or_computed(
-                fixed.as_mut(),
-                "train",
-                (&inference, constant),
-                (dataset, SplitKind::Train, 0),
-                device,
-            )?))
-        } else {
+        )?);
+        let train = if augmented {
             match PrefixStore::open(&inference, constant, dataset, Tables::PerEpoch) {
                 Some(store) => TrainFeatures::PerEpoch {
                     store,
@@ -236,6 +238,8 @@ impl PhaseFeatures {
                 },
                 None => TrainFeatures::Recomputed,
             }
+        } else {
+            TrainFeatures::Fixed(Rc::clone(&table))
         };
         let cache_use = fixed.as_ref().map_or(String::new(), |store| {
             format!(
@@ -247,26 +251,18 @@ impl PhaseFeatures {
             .iter()
             .map(|&n| graph.nodes[n].name.as_str())
             .collect();
-        let (stored, bytes) = match &train {
-            TrainFeatures::Fixed(table) => (
-                format!(
-                    "{} validation and {} train",
-                    dataset.len(SplitKind::Validation),
-                    dataset.len(SplitKind::Train)
-                ),
-                validation.bytes() + table.bytes(),
-            ),
-            _ => (
-                format!("{} validation", dataset.len(SplitKind::Validation)),
-                validation.bytes(),
-            ),
-        };
+        let counts: Vec<String> = fixed_splits
+            .iter()
+            .filter(|&&split| dataset.len(split) > 0)
+            .map(|&split| format!("{} {split}", dataset.len(split)))
+            .collect();
         tracing::info!(
-            "phase `{}`: frozen prefix stored for {stored} image(s) ({per_image} value(s) of `{}` \
-             per image, {}) in {:.1}s{cache_use}{}",
+            "phase `{}`: frozen prefix stored for {} image(s) ({per_image} value(s) of `{}` per \
+             image, {}) in {:.1}s{cache_use}{}",
             phase.spec.name,
+            counts.join(", "),
             names.join("`, `"),
-            human(bytes as f64),
+            human(table.bytes() as f64),
             started.elapsed().as_secs_f64(),
             match &train {
                 TrainFeatures::PerEpoch { store, .. } => format!(
@@ -277,7 +273,7 @@ impl PhaseFeatures {
             }
         );
         Ok(Self {
-            validation: Some(validation),
+            validation: Some(table),
             train,
             constant: constant.clone(),
         })
@@ -299,7 +295,7 @@ impl PhaseFeatures {
                     Some(store),
                     &format!("epoch-{epoch}"),
                     (inference, &self.constant),
-                    (dataset, SplitKind::Train, epoch),
+                    (dataset, &[SplitKind::Train], epoch),
                     device,
                 )?;
                 Ok(Some(Rc::new(table)))
@@ -320,29 +316,35 @@ impl PhaseFeatures {
     }
 }
 
-/// The prefix table `name` of `split`'s images in `epoch`'s batch order: read from `store`
-/// when it holds a valid one, else computed by `prefix` (the inference model and the
+/// The prefix table `name` of the images of `splits` in `epoch`'s batch order: read from
+/// `store` when it holds a valid one, else computed by `prefix` (the inference model and the
 /// constant nodes) and written to `store`.
 fn stored_or_computed(
     store: Option<&mut PrefixStore>,
     name: &str,
     prefix: (&GraphModel, &[bool]),
-    (dataset, split, epoch): (&Dataset, SplitKind, u64),
+    (dataset, splits, epoch): (&Dataset, &[SplitKind], u64),
     device: &Device,
 ) -> Result<PrefixTable, RunError> {
     let (inference, constant) = prefix;
-    let ids: Vec<usize> = dataset
-        .batch_labels(split, epoch, 0)
-        .into_iter()
+    let compute = || {
+        let batches = splits
+            .iter()
+            .flat_map(|&split| dataset.batches(split, epoch));
+        PrefixTable::compute(inference, constant, batches, device)
+    };
+    let Some(store) = store else {
+        return compute();
+    };
+    let ids: Vec<usize> = splits
+        .iter()
+        .flat_map(|&split| dataset.batch_labels(split, epoch, 0))
         .flat_map(|(ids, _)| ids)
         .collect();
-    let Some(store) = store else {
-        return PrefixTable::compute(inference, constant, dataset.batches(split, epoch), device);
-    };
     if let Some(table) = store.load(constant, name, &ids) {
         return Ok(table);
     }
-    let table = PrefixTable::compute(inference, constant, dataset.batches(split, epoch), device)?;
+    let table = compute()?;
     store.save(name, &ids, &table);
     Ok(table)
 }

@@ -1,15 +1,16 @@
 //! The frozen prefix's output tables, kept on disk across runs.
 //!
-//! A table holds the prefix's frontier values of one split's images. Without augmentation
-//! (validation images always, training images when nothing augments them) they depend only on
-//! the prefix (its graph and parameter values) and the images: not on the seed, the batch size
-//! or the order, so one entry serves every epoch, trial and seed ([`Tables::Fixed`]).
+//! A table holds the prefix's frontier values of a set of images. Without augmentation
+//! (validation and test images always, training images when nothing augments them) they
+//! depend only on the prefix (its graph and parameter values) and the images: not on the seed,
+//! the batch size or the order, so one entry serves every epoch, trial and seed
+//! ([`Tables::Fixed`]).
 //! Augmentation is a function of (seed, epoch, image), so epoch `e` of every run that shares
 //! the seed, the images, the augmentation, the batch size and the prefix feeds the rest of the
 //! graph the same values ([`Tables::PerEpoch`]). So a sweep over head hyperparameters computes
 //! the base once for all its trials. Entries live under `<cache root>/frozen/<key>/<table>.bin`
-//! (the cache root of downloads, `$RUNNER_CACHE`; tables `validation` and `train`, or
-//! `epoch-<e>`),
+//! (the cache root of downloads, `$RUNNER_CACHE`; tables `images-<digest>` (every image) or
+//! `held-out-<digest>` (validation and test images), and `epoch-<e>`),
 //! where the key is a SHA-256 of exactly those inputs plus the backend and versions, so a
 //! changed weights file, graph, image or setting can never hit an old entry. The folder is
 //! kept under a size limit (`RUNNER_FROZEN_CACHE_GIB`, default 8), least recently used
@@ -87,9 +88,9 @@ impl PrefixStore {
     /// The stored table `name`, when there is a valid one for exactly the images `ids` (in
     /// batch order).
     pub fn load(&mut self, constant: &[bool], name: &str, ids: &[usize]) -> Option<PrefixTable> {
-        let path = self.entry(name);
-        let bytes = std::fs::read(&path).ok()?;
         let ids = self.row_order(ids);
+        let path = self.entry(name, &ids);
+        let bytes = std::fs::read(&path).ok()?;
         match decode(&bytes, &ids).map(|nodes| PrefixTable::from_rows(constant, nodes, &ids)) {
             Some(table) => {
                 // Mark it recently used, for the size limit.
@@ -115,8 +116,8 @@ impl PrefixStore {
     /// its size limit.
     pub fn save(&mut self, name: &str, ids: &[usize], table: &PrefixTable) {
         self.misses += 1;
-        let path = self.entry(name);
         let ids = self.row_order(ids);
+        let path = self.entry(name, &ids);
         let written = std::fs::create_dir_all(&self.dir)
             .and_then(|()| write_atomically(&path, &encode(table, &ids)));
         if let Err(e) = written {
@@ -140,8 +141,20 @@ impl PrefixStore {
         ids
     }
 
-    fn entry(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.bin"))
+    /// The file of table `name` with rows `ids`. A fixed table's name carries a digest of its
+    /// images, which may differ between seeds (a split drawn at random).
+    fn entry(&self, name: &str, ids: &[usize]) -> PathBuf {
+        match self.tables {
+            Tables::Fixed => {
+                let mut digest = Sha256::new();
+                for id in ids {
+                    digest.update(id.to_le_bytes());
+                }
+                let digest = format!("{:x}", digest.finalize());
+                self.dir.join(format!("{name}-{}.bin", &digest[..16]))
+            }
+            Tables::PerEpoch => self.dir.join(format!("{name}.bin")),
+        }
     }
 }
 
@@ -181,11 +194,25 @@ fn key(model: &GraphModel, constant: &[bool], dataset: &Dataset, tables: Tables)
             dataset.augmentations()
         ),
     });
-    for split in [SplitKind::Train, SplitKind::Validation] {
-        hash.update(format!("split {split:?}\n"));
-        for item in dataset.items(split) {
-            hash.update(format!("{} {}\n", item.image, item.label));
-            hash.update(dataset.image(item.image));
+    // Every image of the dataset (fixed tables: whatever the splits are, which may depend on
+    // the seed), or the training images with their labels in order (per-epoch tables).
+    match tables {
+        Tables::Fixed => {
+            let mut ids: Vec<usize> = SplitKind::ALL
+                .iter()
+                .flat_map(|&split| dataset.items(split).iter().map(|item| item.image))
+                .collect();
+            ids.sort_unstable();
+            for id in ids {
+                hash.update(format!("{id}\n"));
+                hash.update(dataset.image(id));
+            }
+        }
+        Tables::PerEpoch => {
+            for item in dataset.items(SplitKind::Train) {
+                hash.update(format!("{} {}\n", item.image, item.label));
+                hash.update(dataset.image(item.image));
+            }
         }
     }
     format!("{:x}", hash.finalize())[..32].to_string()
