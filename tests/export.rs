@@ -49,19 +49,10 @@ fn onnx_runtime_outputs(onnx: &Path, pixels: &[f32], [h, w]: [usize; 2]) -> Vec<
     std::fs::write(&images, bytes).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/run_onnx.py");
     let n = pixels.len() / (3 * h * w);
-    let out = std::process::Command::new(tensorboard::python())
-        .arg(script)
-        .arg(onnx)
-        .arg(&images)
-        .args([n, h, w].map(|v| v.to_string()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{} (needs onnxruntime: run ci/setup-python.sh)",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut args = vec![script, onnx.to_path_buf(), images];
+    args.extend([n, h, w].map(|v| PathBuf::from(v.to_string())));
+    let stdout = tensorboard::python_ok(args);
+    let json: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     json["outputs"]
         .as_array()
         .unwrap()
@@ -97,15 +88,7 @@ fn onnx_of_a_pretrained_base_gives_runners_outputs(#[case] folder: &str, #[case]
     } else {
         format!("{folder}.safetensors")
     };
-    let weights = shared(&format!("{folder}/{file}"));
-    let plan = plan_with(
-        &format!("arch: {arch}, weights: {}", weights.display()),
-        "",
-        "base",
-    )
-    .unwrap();
-    let mut model = build(&plan);
-    runner::model::weights::load_pretrained(&mut model, &plan, &device()).unwrap();
+    let (model, _) = pretrained_model(arch, &shared(&format!("{folder}/{file}")));
     let dir = tempfile::tempdir().unwrap();
     let onnx = dir.path().join("base.onnx");
     std::fs::write(&onnx, runner::export::onnx::to_onnx(&model, arch)).unwrap();

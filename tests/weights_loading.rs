@@ -215,16 +215,7 @@ fn keras_h5_loads_the_same_numbers_as_safetensors(
     let safetensors = shared(&format!("{folder}/{folder}.safetensors"));
     let h5 = dir.path().join(format!("{folder}.h5"));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/make_keras_h5.py");
-    let out = std::process::Command::new(tensorboard::python())
-        .arg(&script)
-        .args([&safetensors, &h5])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{} (needs h5py: run ci/setup-python.sh)",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tensorboard::python_ok([&script, &safetensors, &h5]);
     let from_h5 = weights::read_tensors(&h5).unwrap();
     let from_safetensors = weights::read_tensors(&safetensors).unwrap();
     assert_eq!(from_h5.len(), tensors);
@@ -241,15 +232,8 @@ fn keras_h5_loads_the_same_numbers_as_safetensors(
     }
 
     let outputs = |weights: &Path| {
-        let plan = plan_with(
-            &format!("arch: {arch}, weights: {}", weights.display()),
-            "",
-            "base",
-        )
-        .unwrap();
-        let mut model = build(&plan);
-        let reports = load_pretrained(&mut model, &plan, &device()).unwrap();
-        assert_eq!(reports[0].applied.len(), tensors, "{}", reports[0]);
+        let (model, report) = pretrained_model(arch, weights);
+        assert_eq!(report.applied.len(), tensors, "{report}");
         model
             .forward(input(folder))
             .into_data()
@@ -264,21 +248,10 @@ fn keras_h5_loads_the_same_numbers_as_safetensors(
 fn keras_3_weights_file_is_a_format_error() {
     let dir = tempfile::tempdir().unwrap();
     let h5 = dir.path().join("model.weights.h5");
-    let out = std::process::Command::new(tensorboard::python())
-        .args([
-            "-c",
-            "import h5py, sys, numpy as np\n\
-             with h5py.File(sys.argv[1], 'w') as f:\n\
-             \x20   f.create_dataset('layers/Conv1/vars/0', data=np.zeros((3, 3, 3, 8), 'f4'))",
-        ])
-        .arg(&h5)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let script = "import h5py, sys, numpy as np\n\
+                  with h5py.File(sys.argv[1], 'w') as f:\n\
+                  \x20   f.create_dataset('layers/Conv1/vars/0', data=np.zeros((3, 3, 3, 8), 'f4'))";
+    tensorboard::python_ok([std::ffi::OsStr::new("-c"), script.as_ref(), h5.as_os_str()]);
     let err = weights::read_tensors(&h5).unwrap_err();
     assert!(matches!(err, WeightsError::Format { .. }), "{err:?}");
     assert!(err.to_string().contains("Keras 3 `.weights.h5`"), "{err}");
@@ -308,15 +281,8 @@ fn tflite_loads_the_numbers_of_its_dequantized_copy() {
     assert!(worst < 1e-6, "{worst}");
 
     let logits = |weights: &Path| {
-        let plan = plan_with(
-            &format!("arch: mobilenet_v2_1.0, weights: {}", weights.display()),
-            "",
-            "base",
-        )
-        .unwrap();
-        let mut model = build(&plan);
-        let reports = load_pretrained(&mut model, &plan, &device()).unwrap();
-        assert_eq!(reports[0].applied.len(), 106, "{}", reports[0]);
+        let (model, report) = pretrained_model("mobilenet_v2_1.0", weights);
+        assert_eq!(report.applied.len(), 106, "{report}");
         model
             .forward(input("mobilenet_v2_1.0_224"))
             .into_data()

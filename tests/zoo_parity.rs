@@ -96,14 +96,7 @@ fn parity(
 fn mobilenet_v2_top1_is_egyptian_cat() {
     let folder = "mobilenet_v2_1.0_224";
     let weights = shared(&format!("{folder}/{folder}.safetensors"));
-    let plan = plan_with(
-        &format!("arch: mobilenet_v2_1.0, weights: {}", weights.display()),
-        "",
-        "base",
-    )
-    .unwrap();
-    let mut model = build(&plan);
-    load_pretrained(&mut model, &plan, &device()).unwrap();
+    let (model, _) = pretrained_model("mobilenet_v2_1.0", &weights);
     let logits = model
         .forward(input(folder))
         .into_data()

@@ -25,7 +25,7 @@ pub mod http_server;
 pub mod tensorboard;
 
 use runner::model::GraphModel;
-use runner::model::weights::RawTensor;
+use runner::model::weights::{LoadReport, RawTensor, load_pretrained};
 use runner::plan::{self, Plan};
 use std::path::{Path, PathBuf};
 
@@ -75,6 +75,19 @@ pub fn device() -> burn::tensor::Device {
 
 pub fn build(plan: &Plan) -> GraphModel {
     GraphModel::new(&plan.graph, &device())
+}
+
+/// Built-in base `arch` (the whole model) with `weights` loaded, and the load report.
+pub fn pretrained_model(arch: &str, weights: &Path) -> (GraphModel, LoadReport) {
+    let plan = plan_with(
+        &format!("arch: {arch}, weights: {}", weights.display()),
+        "",
+        "base",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut model = build(&plan);
+    let mut reports = load_pretrained(&mut model, &plan, &device()).unwrap();
+    (model, reports.remove(0))
 }
 
 /// A float tensor of a reference file (which also holds a U8 image, so not via `read_tensors`).

@@ -35,6 +35,22 @@ pub fn python() -> PathBuf {
     py
 }
 
+/// Runs [`python`] with `args` and returns its stdout; fails the test with its stderr when it
+/// fails (a missing package: run ci/setup-python.sh).
+pub fn python_ok<I, S>(args: I) -> Vec<u8>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = Command::new(python()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{} (a missing package? run ci/setup-python.sh)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 pub fn read_back(logdir: &Path) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/read_events.py");
     let py = python();
