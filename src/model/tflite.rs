@@ -36,40 +36,29 @@ pub fn read(bytes: &[u8]) -> Result<BTreeMap<String, RawTensor>, String> {
     let buf = Buf(bytes);
     let model = buf.root()?;
     let codes: Vec<i32> = model
-        .vector(1)?
+        .tables(1)?
+        .iter()
         .map(|code| {
-            let code = code?.table()?;
             // `builtin_code` (field 3) since schema v3a; `deprecated_builtin_code` (field 0)
             // before, and the larger of the two is the real one.
             Ok(code.scalar::<i32>(3)?.max(code.scalar::<i8>(0)? as i32))
         })
         .collect::<Result<_, String>>()?;
-    let buffers: Vec<Table> = model
-        .vector(4)?
-        .map(|b| b?.table())
-        .collect::<Result<_, _>>()?;
-    let subgraph = model
-        .vector(2)?
-        .next()
-        .ok_or("a TFLite file without a subgraph")??
-        .table()?;
-    let tensors: Vec<Table> = subgraph
-        .vector(0)?
-        .map(|t| t?.table())
-        .collect::<Result<_, _>>()?;
+    let buffers = model.tables(4)?;
+    let subgraph = *model
+        .tables(2)?
+        .first()
+        .ok_or("a TFLite file without a subgraph")?;
+    let tensors = subgraph.tables(0)?;
     let mut out = BTreeMap::new();
-    for operator in subgraph.vector(3)? {
-        let operator = operator?.table()?;
+    for operator in subgraph.tables(3)? {
         let code = *codes
             .get(operator.scalar::<u32>(0)? as usize)
             .ok_or("an operator with an unknown opcode")?;
         if ![CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED].contains(&code) {
             continue;
         }
-        let inputs: Vec<i32> = operator
-            .vector(1)?
-            .map(|i| i?.scalar_here::<i32>())
-            .collect::<Result<_, _>>()?;
+        let inputs = operator.scalars::<i32>(1)?;
         let tensor = |i: usize| -> Result<Option<&Table>, String> {
             match inputs.get(i) {
                 Some(&index) if index >= 0 => tensors
@@ -117,9 +106,10 @@ fn layer_name(name: &str) -> String {
 fn dequantize(tensor: &Table, buffers: &[Table]) -> Result<RawTensor, String> {
     let name = tensor.string(3)?;
     let shape: Vec<usize> = tensor
-        .vector(0)?
-        .map(|d| Ok(d?.scalar_here::<i32>()?.max(0) as usize))
-        .collect::<Result<_, String>>()?;
+        .scalars::<i32>(0)?
+        .into_iter()
+        .map(|d| d.max(0) as usize)
+        .collect();
     let data = buffers
         .get(tensor.scalar::<u32>(2)? as usize)
         .ok_or_else(|| format!("tensor `{name}` names a missing buffer"))?
@@ -144,14 +134,8 @@ fn dequantize(tensor: &Table, buffers: &[Table]) -> Result<RawTensor, String> {
         let quantization = tensor.table(4)?.ok_or_else(|| {
             format!("tensor `{name}` is quantized but has no quantization parameters")
         })?;
-        let scales: Vec<f32> = quantization
-            .vector(2)?
-            .map(|s| s?.scalar_here::<f32>())
-            .collect::<Result<_, _>>()?;
-        let zero_points: Vec<i64> = quantization
-            .vector(3)?
-            .map(|z| z?.scalar_here::<i64>())
-            .collect::<Result<_, _>>()?;
+        let scales = quantization.scalars::<f32>(2)?;
+        let zero_points = quantization.scalars::<i64>(3)?;
         let axis = quantization.scalar::<i32>(6)?.max(0) as usize;
         let inner: usize = shape.iter().skip(axis + 1).product();
         let channels = shape.get(axis).copied().unwrap_or(1).max(1);
@@ -193,7 +177,7 @@ impl<'a> Buf<'a> {
     }
 }
 
-/// A position that holds a value or an offset to one.
+/// A position that holds an offset to a table.
 #[derive(Clone, Copy)]
 struct Slot<'a> {
     buf: Buf<'a>,
@@ -215,11 +199,6 @@ impl<'a> Slot<'a> {
             vtable,
             size,
         })
-    }
-
-    /// The scalar stored at this slot.
-    fn scalar_here<T: Scalar>(self) -> Result<T, String> {
-        T::read(self.buf, self.pos)
     }
 }
 
@@ -258,22 +237,38 @@ impl<'a> Table<'a> {
             .transpose()
     }
 
-    /// The elements of vector field `id` (empty when absent), each as a slot: a scalar, or
-    /// an offset to a table.
-    fn vector(&self, id: usize) -> Result<impl Iterator<Item = Result<Slot<'a>, String>>, String> {
-        let (start, len, width) = match self.field(id)? {
+    /// Where the elements of vector field `id` start, and how many there are (none when
+    /// absent).
+    fn vector(&self, id: usize) -> Result<(usize, usize), String> {
+        match self.field(id)? {
             Some(pos) => {
                 let start = pos + self.buf.u32(pos)?;
-                (start + 4, self.buf.u32(start)?, 4)
+                Ok((start + 4, self.buf.u32(start)?))
             }
-            None => (0, 0, 4),
-        };
-        let buf = self.buf;
-        Ok((0..len).map(move |i| {
-            let pos = start + i * width;
-            buf.at::<4>(pos)?;
-            Ok(Slot { buf, pos })
-        }))
+            None => Ok((0, 0)),
+        }
+    }
+
+    /// The tables of vector field `id`.
+    fn tables(&self, id: usize) -> Result<Vec<Table<'a>>, String> {
+        let (start, len) = self.vector(id)?;
+        (0..len)
+            .map(|i| {
+                Slot {
+                    buf: self.buf,
+                    pos: start + 4 * i,
+                }
+                .table()
+            })
+            .collect()
+    }
+
+    /// The scalars of vector field `id`.
+    fn scalars<T: Scalar>(&self, id: usize) -> Result<Vec<T>, String> {
+        let (start, len) = self.vector(id)?;
+        (0..len)
+            .map(|i| T::read(self.buf, start + std::mem::size_of::<T>() * i))
+            .collect()
     }
 
     /// String field `id` (empty when absent).
@@ -313,7 +308,30 @@ scalar!(i8, i32, u32, i64, f32);
 
 #[cfg(test)]
 mod tests {
-    use super::layer_name;
+    use super::{Buf, layer_name};
+
+    #[test]
+    fn vectors_of_eight_byte_scalars_are_read_whole() {
+        // Root offset -> table at 12 (vtable at 4: 6 bytes, one field at +4) -> a vector of
+        // two i64 at 20: 5 and -3 (quantization zero points are such a vector).
+        let mut bytes = Vec::new();
+        bytes.extend(12u32.to_le_bytes());
+        bytes.extend([6u16, 8, 4].iter().flat_map(|v| v.to_le_bytes()));
+        bytes.extend([0, 0]);
+        bytes.extend(8i32.to_le_bytes());
+        bytes.extend(4u32.to_le_bytes());
+        bytes.extend(2u32.to_le_bytes());
+        bytes.extend([5i64, -3].iter().flat_map(|v| v.to_le_bytes()));
+        let root = Buf(&bytes).root().unwrap();
+        assert_eq!(root.scalars::<i64>(0).unwrap(), [5, -3]);
+        assert!(
+            root.scalars::<i64>(1).unwrap().is_empty(),
+            "an absent field"
+        );
+        bytes.truncate(bytes.len() - 4);
+        let cut = Buf(&bytes).root().unwrap().scalars::<i64>(0);
+        assert!(cut.is_err(), "a vector past the end of the file");
+    }
 
     #[test]
     fn layer_names_come_from_the_first_name_scope() {
