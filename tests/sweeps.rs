@@ -688,3 +688,34 @@ fn ctrl_c_stops_the_trials_with_checkpoints_and_the_same_command_goes_on() {
     let log = std::fs::read_to_string(trial.join("run.log")).unwrap();
     assert!(log.contains("resuming"), "{log}");
 }
+
+/// TPE learns from pruned trials too: a trial stopped for falling behind counts with its last
+/// value of the sweep's metric (as in Optuna), and the sweep log says so.
+#[test]
+fn tpe_counts_a_pruned_trial_at_its_last_value() {
+    let dir = setup(
+        "spec: spec.yaml
+method: tpe
+trials: 5
+sampler_seed: 1
+parameters:
+  phases.head.optimizer.adam.lr: {choice: [0.05, 0.1, 1.0e-9]}
+prune:
+  metric: validation/loss
+  median: {warmup_epochs: 1, min_trials: 2}
+",
+    );
+    let out = runner(dir.path(), &["sweep", "sweep.yaml"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = text(&out);
+    let line = log
+        .lines()
+        .find(|l| l.contains("004-lr=1e-9: pruned by the `median` rule"))
+        .unwrap_or_else(|| {
+            panic!("sampler seed 1 draws 1e-9 fourth, after three good trials:\n{log}")
+        });
+    assert!(
+        line.ends_with("; TPE counts it at its last validation/accuracy 0.5000"),
+        "{line}"
+    );
+}

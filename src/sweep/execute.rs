@@ -70,7 +70,11 @@ pub fn run(prepared: &mut Prepared, execution: &Execution) -> Result<Ended, Swee
                 let value = finished_metric(prepared, &trial);
                 tell(prepared, &trial, value);
             }
-            RunStatus::Pruned(_) => ended.pruned += 1,
+            RunStatus::Pruned(_) => {
+                ended.pruned += 1;
+                let value = pruned_metric(prepared, &trial);
+                tell(prepared, &trial, value);
+            }
             _ => queue.push_back(trial),
         }
     }
@@ -143,7 +147,21 @@ pub fn run(prepared: &mut Prepared, execution: &Execution) -> Result<Ended, Swee
                     }
                     RunStatus::Pruned(pruned) => {
                         ended.pruned += 1;
-                        tracing::info!("[{}] {}: {pruned}", done.trial.index, done.trial.name);
+                        let value = pruned_metric(prepared, &done.trial);
+                        let told = match tell(prepared, &done.trial, value) {
+                            Some(v) => {
+                                format!(
+                                    "; TPE counts it at its last {} {v:.4}",
+                                    prepared.record.metric
+                                )
+                            }
+                            None => String::new(),
+                        };
+                        tracing::info!(
+                            "[{}] {}: {pruned}{told}",
+                            done.trial.index,
+                            done.trial.name
+                        );
                     }
                     RunStatus::Interrupted | RunStatus::NotStarted if stopping => {}
                     RunStatus::Failed(failure) => {
@@ -310,11 +328,25 @@ fn finished_metric(prepared: &Prepared, trial: &Trial) -> Option<f64> {
         .and_then(|s| s.metric(&prepared.record.metric))
 }
 
-/// Tells TPE a finished trial's metric.
-fn tell(prepared: &mut Prepared, trial: &Trial, metric: Option<f64>) {
-    if let (Some(sampler), Some(value)) = (prepared.sampler.as_mut(), metric) {
-        sampler.tell(&trial.config, value);
-    }
+/// A pruned trial's ranking metric at its last epoch. TPE counts a pruned trial by that
+/// value, as Optuna's does: stopped for falling behind, it shows where not to look.
+fn pruned_metric(prepared: &Prepared, trial: &Trial) -> Option<f64> {
+    prepared
+        .dir
+        .trial(trial)
+        .read_epochs()
+        .ok()?
+        .last()?
+        .metric(&prepared.record.metric)
+}
+
+/// Tells TPE a finished or pruned trial's metric; the value told, when there is a TPE sampler
+/// and a value.
+fn tell(prepared: &mut Prepared, trial: &Trial, metric: Option<f64>) -> Option<f64> {
+    let sampler = prepared.sampler.as_mut().filter(|s| s.adaptive())?;
+    let value = metric?;
+    sampler.tell(&trial.config, value);
+    Some(value)
 }
 
 fn report_finished(prepared: &Prepared, done: &Running, value: Option<f64>) {

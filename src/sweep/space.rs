@@ -111,6 +111,11 @@ impl Sampler {
         }
     }
 
+    /// Whether draws learn from the trials told (TPE).
+    pub fn adaptive(&self) -> bool {
+        self.tpe.is_some()
+    }
+
     /// The configuration of trial `index` (0-based).
     pub fn draw(&mut self, index: usize) -> Config {
         let mut rng = StdRng::seed_from_u64(
