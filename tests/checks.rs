@@ -12,27 +12,13 @@ use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
 use rstest::rstest;
 use std::path::{Path, PathBuf};
 
-const SPEC: &str = "name: tiny
-seed: 5
-data: {root: images, image_size: [8, 8], batch_size: 8, label_mode: binary}
-model:
-  nodes:
-    - {name: image, op: input, shape: [8, 8, 3]}
-    - {name: scale, op: rescale, input: image, scale: 0.00392156862745098}
-    - {name: pool, op: global_avg_pool, input: scale}
-    - {name: logits, op: dense, input: pool, units: 1}
-  outputs: [logits]
-loss: {binary_crossentropy: {from_logits: true}}
-metrics: [accuracy]
-phases:
-  - {name: head, epochs: 3, optimizer: {adam: {lr: 0.5}}}
-";
-
-/// A folder with the images and `spec.yaml` = [`SPEC`] plus `checks`.
+/// A folder with the images and `spec.yaml` = the sweep tests' spec (a faster head) plus
+/// `checks`.
 fn setup(checks: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     common::make_images(&dir.path().join("images"));
-    std::fs::write(dir.path().join("spec.yaml"), format!("{SPEC}{checks}")).unwrap();
+    let spec = common::SWEEP_SPEC.replace("lr: 0.05", "lr: 0.5");
+    std::fs::write(dir.path().join("spec.yaml"), format!("{spec}{checks}")).unwrap();
     dir
 }
 
@@ -279,7 +265,14 @@ fn unknown_metric_names_are_located_errors_with_did_you_mean() {
     let out = runner(dir.path(), &["validate", "spec.yaml"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = text(&out);
-    assert!(err.contains("spec.yaml:16:3"), "{err}");
+    // The line of the misspelt key.
+    let spec = std::fs::read_to_string(dir.path().join("spec.yaml")).unwrap();
+    let line = spec
+        .lines()
+        .position(|l| l.contains("val_accuracy"))
+        .unwrap()
+        + 1;
+    assert!(err.contains(&format!("spec.yaml:{line}:3")), "{err}");
     assert!(err.contains("did you mean `validation/accuracy`?"), "{err}");
 }
 
