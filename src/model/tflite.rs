@@ -173,28 +173,19 @@ impl<'a> Buf<'a> {
 
     /// The root table.
     fn root(self) -> Result<Table<'a>, String> {
-        Slot { buf: self, pos: 0 }.table()
+        self.table_at(0)
     }
-}
 
-/// A position that holds an offset to a table.
-#[derive(Clone, Copy)]
-struct Slot<'a> {
-    buf: Buf<'a>,
-    pos: usize,
-}
-
-impl<'a> Slot<'a> {
-    /// The table this slot's offset points to.
-    fn table(self) -> Result<Table<'a>, String> {
-        let pos = self.pos + self.buf.u32(self.pos)?;
+    /// The table that the offset stored at `at` points to.
+    fn table_at(self, at: usize) -> Result<Table<'a>, String> {
+        let pos = at + self.u32(at)?;
         // The table starts with a signed offset back to its vtable.
-        let back = i32::from_le_bytes(self.buf.at(pos)?) as i64;
+        let back = i32::from_le_bytes(self.at(pos)?) as i64;
         let vtable = usize::try_from(pos as i64 - back)
             .map_err(|_| "a FlatBuffer vtable offset points outside the file".to_string())?;
-        let size = u16::from_le_bytes(self.buf.at(vtable)?) as usize;
+        let size = u16::from_le_bytes(self.at(vtable)?) as usize;
         Ok(Table {
-            buf: self.buf,
+            buf: self,
             pos,
             vtable,
             size,
@@ -233,7 +224,7 @@ impl<'a> Table<'a> {
     /// Table field `id`.
     fn table(&self, id: usize) -> Result<Option<Table<'a>>, String> {
         self.field(id)?
-            .map(|pos| Slot { buf: self.buf, pos }.table())
+            .map(|pos| self.buf.table_at(pos))
             .transpose()
     }
 
@@ -252,15 +243,7 @@ impl<'a> Table<'a> {
     /// The tables of vector field `id`.
     fn tables(&self, id: usize) -> Result<Vec<Table<'a>>, String> {
         let (start, len) = self.vector(id)?;
-        (0..len)
-            .map(|i| {
-                Slot {
-                    buf: self.buf,
-                    pos: start + 4 * i,
-                }
-                .table()
-            })
-            .collect()
+        (0..len).map(|i| self.buf.table_at(start + 4 * i)).collect()
     }
 
     /// The scalars of vector field `id`.
