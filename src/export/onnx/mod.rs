@@ -189,16 +189,8 @@ impl Builder {
                 attributes.push(int("count_include_pad", 0));
                 self.node("AveragePool", &[x], name, attributes);
             }
-            Op::GlobalAvgPool | Op::GlobalMaxPool => {
-                let pool = if node.op == Op::GlobalAvgPool {
-                    "GlobalAveragePool"
-                } else {
-                    "GlobalMaxPool"
-                };
-                let pooled = format!("{name}:pooled");
-                self.node(pool, &[x], &pooled, vec![]);
-                self.node("Flatten", &[&pooled], name, vec![int("axis", 1)]);
-            }
+            Op::GlobalAvgPool => self.global_pool("GlobalAveragePool", x, name),
+            Op::GlobalMaxPool => self.global_pool("GlobalMaxPool", x, name),
             Op::ZeroPadding([top, bottom, left, right]) => {
                 let pads = format!("{name}:pads");
                 let values = [0, 0, *top, *left, 0, 0, *bottom, *right].map(|p| p as i64);
@@ -276,6 +268,13 @@ impl Builder {
                 self.node("Mul", &[&steps[3], &half], out, vec![]);
             }
         }
+    }
+
+    /// Appends global pooling `pool` from `x` to the vector `out` (`[N, C]`, as runner's).
+    fn global_pool(&mut self, pool: &str, x: &str, out: &str) {
+        let pooled = format!("{out}:pooled");
+        self.node(pool, &[x], &pooled, vec![]);
+        self.node("Flatten", &[&pooled], out, vec![int("axis", 1)]);
     }
 
     /// Appends one ONNX node.
