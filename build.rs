@@ -1,5 +1,7 @@
 //! Records the version of Burn that Cargo.lock resolved, so run summaries can say which Burn
-//! ran them (Cargo exposes only the package's own version to the code).
+//! ran them (Cargo exposes only the package's own version to the code). With the `tch`
+//! feature, also records where libtorch is in the binary (rpath), so it runs without
+//! `LD_LIBRARY_PATH`.
 
 fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");
@@ -19,4 +21,8 @@ fn main() {
         }
     }
     println!("cargo:rustc-env=RUNNER_BURN_VERSION={version}");
+    // torch-sys (`links = "tch"`) tells its dependents where the libtorch it linked is.
+    if let Ok(dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
+    }
 }

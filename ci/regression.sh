@@ -10,9 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/runner-target}"
-# The binary `cargo test --release` builds (same dependency features as the tests, so CI
-# does not compile Burn a second time).
-cargo test --release --no-run --quiet
+# The binary `cargo test --release` builds (same features as ci/test.sh's, so CI does not
+# compile Burn a second time).
+cargo test --release --features "${RUNNER_TEST_FEATURES-wgpu}" --no-run --quiet
 runner="$CARGO_TARGET_DIR/release/runner"
 reports="${REPORTS:-$CARGO_TARGET_DIR/regression}"
 runs="$(mktemp -d)"

@@ -15,6 +15,10 @@ command -v nasm >/dev/null || command -v yasm >/dev/null || missing+=(nasm)
 # Slurm 22.05 daemons and clients, and munge for its authentication.
 command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null || missing+=(slurm-wlm)
 command -v munged >/dev/null || missing+=(munge)
+# tests/backends.rs runs the wgpu backend on Mesa's software Vulkan driver (lavapipe), through
+# the Vulkan loader.
+ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || missing+=(mesa-vulkan-drivers)
+ldconfig -p | grep 'libvulkan\.so\.1' >/dev/null || missing+=(libvulkan1)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ci/setup.sh: installing ${missing[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

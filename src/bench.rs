@@ -10,7 +10,7 @@
 use crate::model::{GraphModel, Value, weights};
 use crate::plan::{PhasePlan, Plan};
 use crate::train::evaluate::{images_tensor, to_vec};
-use crate::train::{RunError, device, loss, optimizer, phase};
+use crate::train::{RunError, loss, optimizer, phase};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
@@ -109,7 +109,8 @@ pub fn run(plan: &Plan, steps: usize) -> Result<BenchReport, RunError> {
         .map(|i| (i * 7 % 256) as f32)
         .collect();
     let labels: Vec<u32> = (0..batch as u32).map(|i| i % 2).collect();
-    let inner = device::compute_device();
+    let opened = crate::device::open(spec.device.unwrap_or_default())?;
+    let inner = opened.device.clone();
     let device = inner.clone().autodiff();
     let mut model = GraphModel::new(&plan.graph, &device);
     weights::load_pretrained(&mut model, plan, &device)?;
@@ -117,10 +118,13 @@ pub fn run(plan: &Plan, steps: usize) -> Result<BenchReport, RunError> {
         let mut started = Instant::now();
         for step in 0..steps + WARM_UP_STEPS {
             if step == WARM_UP_STEPS {
+                opened.sync()?;
                 started = Instant::now();
             }
             work()?;
         }
+        // A GPU queues work: wait for it before reading the clock.
+        opened.sync()?;
         Ok((steps * batch) as f64 / started.elapsed().as_secs_f64())
     };
     let mut phases = Vec::new();
@@ -162,14 +166,13 @@ pub fn run(plan: &Plan, steps: usize) -> Result<BenchReport, RunError> {
         let output = inference.forward(images_tensor(&pixels, batch, h, w, &inner));
         to_vec(output).map(drop)
     })?;
-    let info = device::describe();
     Ok(BenchReport {
         spec: spec.name.clone(),
         batch_size: batch,
         image_size: [h, w],
         steps,
         threads: rayon::current_num_threads(),
-        device: format!("{} {}", info.backend, info.device),
+        device: format!("{} {}", opened.info.backend, opened.info.device),
         phases,
         inference_images_per_second,
         peak_memory_bytes: peak_memory(),

@@ -7,12 +7,14 @@
 //! [`sweep`] runs many plans of one spec, and [`compare`] reads run folders back into tables
 //! and plots;
 //! [`check`] holds runs to their spec's `checks:` and to baselines (regression checks for CI);
-//! [`export`] writes a model as ONNX or safetensors for use outside runner.
+//! [`export`] writes a model as ONNX or safetensors for use outside runner. [`device`] is
+//! where all of it computes (flex CPU by default; wgpu and libtorch as cargo features).
 
 pub mod bench;
 pub mod check;
 pub mod compare;
 pub mod data;
+pub mod device;
 pub mod export;
 pub mod fetch;
 pub mod model;

@@ -1,6 +1,7 @@
 """The same work as `cargo bench --bench train_step`, in PyTorch, for a speed ratio.
 
-Usage: python ci/bench/torch_train_step.py [STEPS] (default 8 timed steps after 2 warm-up)
+Usage: python ci/bench/torch_train_step.py [STEPS] [DEVICE] (default 8 timed steps after 2
+warm-up, on the CPU; DEVICE `cuda` or `cuda:N` for a GPU, timed after synchronizing it)
 
 MobileNetV2 1.0 (torchvision, random weights: speed does not depend on them) at 160x160,
 batch 32, threads capped like runner's (torch.set_num_threads = os.cpu_count()):
@@ -23,6 +24,7 @@ import torchvision
 
 def main():
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 8
+    device = torch.device(sys.argv[2] if len(sys.argv) > 2 else "cpu")
     torch.set_num_threads(os.cpu_count())
     torch.manual_seed(0)
     base = torchvision.models.mobilenet_v2(weights=None).features
@@ -33,16 +35,24 @@ def main():
         torch.nn.Linear(1280, 1),
     )
     images = torch.arange(32 * 3 * 160 * 160, dtype=torch.float32).reshape(32, 3, 160, 160)
-    images = (images * 7 % 256) / 127.5 - 1
-    labels = (torch.arange(32) % 2).float().reshape(32, 1)
+    images = ((images * 7 % 256) / 127.5 - 1).to(device)
+    labels = (torch.arange(32) % 2).float().reshape(32, 1).to(device)
+    base.to(device)
+    head.to(device)
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 32, {steps} timed steps")
+    print(f"torch {torch.__version__} on {device}, {torch.get_num_threads()} threads, batch 32, {steps} timed steps")
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
 
     def timed(name, step):
         for i in range(steps + 2):
             if i == 2:
+                sync()
                 start = time.perf_counter()
             step()
+        sync()
         seconds = time.perf_counter() - start
         print(f"{name}: {steps * 32 / seconds:.1f} images/s ({1000 * seconds / steps:.0f} ms/step)")
 

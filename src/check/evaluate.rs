@@ -328,6 +328,7 @@ mod tests {
             device: DeviceInfo {
                 backend: "flex".into(),
                 device: "cpu".into(),
+                adapter: None,
                 burn_version: "0".into(),
                 runner_version: "0".into(),
             },

@@ -4,15 +4,19 @@
 
 use super::Failure;
 use runner::data::{Dataset, SplitKind};
+use runner::device::DeviceChoice;
 use runner::train::evaluate::{evaluate, format_metrics};
 use runner::train::reopen;
 use std::path::Path;
 
-/// Evaluates the run in `run_dir` on `split`.
-pub fn run(run_dir: &Path, split: SplitKind) -> Result<(), Failure> {
+/// Evaluates the run in `run_dir` on `split`, on `device` (default: its spec's).
+pub fn run(run_dir: &Path, split: SplitKind, device: Option<DeviceChoice>) -> Result<(), Failure> {
     let other = |e: runner::train::RunError| Failure::Other(e.to_string());
     let plan = reopen::plan(run_dir).map_err(other)?;
-    let device = runner::train::device::compute_device();
+    let choice = device.or(plan.spec.spec.device).unwrap_or_default();
+    let device = runner::device::open(choice)
+        .map_err(|e| Failure::Other(e.to_string()))?
+        .device;
     let (model, progress) = reopen::model(run_dir, &plan, &device).map_err(other)?;
     if !progress.finished {
         eprintln!(

@@ -22,10 +22,11 @@ pub struct Options<'a> {
 
 /// Writes the file and says what it holds.
 pub fn run(o: &Options) -> Result<(), Failure> {
-    let device = runner::train::device::compute_device();
-    let (plan, model) = match (o.run, o.spec) {
-        (Some(run_dir), _) => model_source::from_run(run_dir, &device)?,
-        (None, Some(spec)) => model_source::from_spec(spec, o.weights, &device)?,
+    // Exporting only reads parameters: the CPU is always there.
+    let cpu = Some(runner::device::DeviceChoice::Cpu);
+    let (plan, model, _) = match (o.run, o.spec) {
+        (Some(run_dir), _) => model_source::from_run(run_dir, cpu)?,
+        (None, Some(spec)) => model_source::from_spec(spec, o.weights, cpu)?,
         (None, None) => return Err(Failure::Other("give a run folder or --spec SPEC".into())),
     };
     let name = &plan.spec.spec.name;

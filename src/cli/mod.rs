@@ -5,6 +5,7 @@ mod bench;
 mod check;
 mod compare;
 mod data;
+mod devices;
 mod eval;
 mod export;
 mod fetch;
@@ -17,6 +18,7 @@ mod validate;
 
 use clap::{Parser, Subcommand};
 use runner::data::SplitKind;
+use runner::device::DeviceChoice;
 use runner::spec::diagnostic::Report;
 use runner::spec::overrides::Override;
 use std::fmt;
@@ -82,6 +84,10 @@ pub enum Command {
         /// Override a spec value, e.g. `--set phases.fine_tune.epochs=2` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
+        /// Compute on this device: cpu (default), tch-cpu, wgpu[:N], cuda[:N]; overrides the
+        /// spec's `device:` (`runner devices` lists them).
+        #[arg(long, value_name = "DEVICE")]
+        device: Option<DeviceChoice>,
         /// Run in this folder (a sweep's trial) instead of `<runs>/<experiment>/<run-id>`.
         #[arg(long, hide = true)]
         run_dir: Option<PathBuf>,
@@ -153,6 +159,10 @@ pub enum Command {
         /// Override a value of the sweep's spec for every trial (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
+        /// Compute on this device: cpu (default), tch-cpu, wgpu[:N], cuda[:N]; for every trial,
+        /// overriding the spec's `device:` (`runner devices` lists them).
+        #[arg(long, value_name = "DEVICE")]
+        device: Option<DeviceChoice>,
     },
     /// Compare runs: a table of the parameters that differ and their metrics, best first;
     /// takes run folders, sweep folders or `runs/<experiment>` folders.
@@ -184,6 +194,10 @@ pub enum Command {
         /// Write a histogram of every parameter to TensorBoard after each epoch.
         #[arg(long)]
         histograms: bool,
+        /// Continue on this device instead of the one the run started on (allowed, and
+        /// logged: the results then differ slightly from an uninterrupted run).
+        #[arg(long, value_name = "DEVICE")]
+        device: Option<DeviceChoice>,
     },
     /// Evaluate a run's final model (or latest checkpoint) on a split of its data.
     Eval {
@@ -192,6 +206,10 @@ pub enum Command {
         /// The split: test or validation.
         #[arg(long, default_value = "test", value_parser = parse_split)]
         split: SplitKind,
+        /// Compute on this device: cpu (default), tch-cpu, wgpu[:N], cuda[:N]; overrides the
+        /// spec's `device:` (`runner devices` lists them).
+        #[arg(long, value_name = "DEVICE")]
+        device: Option<DeviceChoice>,
     },
     /// Check a spec's data: class counts per split, image sizes, files skipped and why, and a
     /// PNG contact sheet of sample images with their labels and augmented variants.
@@ -219,6 +237,10 @@ pub enum Command {
         /// Override a spec value, e.g. `--set data.batch_size=64` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
+        /// Compute on this device: cpu (default), tch-cpu, wgpu[:N], cuda[:N]; overrides the
+        /// spec's `device:` (`runner devices` lists them).
+        #[arg(long, value_name = "DEVICE")]
+        device: Option<DeviceChoice>,
     },
     /// Write a run's trained model (or a spec's model with its pretrained weights) as an ONNX
     /// file or as safetensors, for inference elsewhere.
@@ -261,6 +283,16 @@ pub enum Command {
         /// Image files (JPEG or PNG).
         #[arg(required = true)]
         images: Vec<PathBuf>,
+        /// Compute on this device: cpu (default), tch-cpu, wgpu[:N], cuda[:N]; overrides the
+        /// spec's `device:` (`runner devices` lists them).
+        #[arg(long, value_name = "DEVICE")]
+        device: Option<DeviceChoice>,
+    },
+    /// List the compute backends this runner was built with and the devices each finds here.
+    Devices {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Download the spec's data and weights from their sources (`data.source`,
     /// `weights_source`) into runner's cache, and check them and any local copies against
@@ -378,6 +410,7 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             histograms,
             no_frozen_cache,
             overrides,
+            device,
             run_dir,
             group,
             hparams,
@@ -392,7 +425,7 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
                 resume,
                 histograms,
                 frozen_cache: !no_frozen_cache,
-                overrides: &overrides,
+                overrides: &with_device(overrides, device),
                 run_dir: run_dir.as_deref(),
                 group,
                 hparams: &hparams,
@@ -413,6 +446,7 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             cancel,
             yes,
             overrides,
+            device,
         } => sweep::run(&sweep::SweepArgs {
             file: &file,
             runs: &runs,
@@ -422,7 +456,7 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             no_wait,
             cancel,
             yes,
-            overrides: &overrides,
+            overrides: &with_device(overrides, device),
         }),
         Command::Compare {
             paths,
@@ -439,8 +473,12 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             format: &format,
             plot: plot.as_deref(),
         }),
-        Command::Resume { run, histograms } => run::resume(&run, histograms, quiet),
-        Command::Eval { run, split } => eval::run(&run, split),
+        Command::Resume {
+            run,
+            histograms,
+            device,
+        } => run::resume(&run, histograms, device, quiet),
+        Command::Eval { run, split, device } => eval::run(&run, split, device),
         Command::Validate {
             specs,
             layers,
@@ -458,7 +496,8 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             steps,
             json,
             overrides,
-        } => bench::run(&spec, steps as usize, json, &overrides),
+            device,
+        } => bench::run(&spec, steps as usize, json, &with_device(overrides, device)),
         Command::Export {
             run,
             spec,
@@ -482,6 +521,7 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             labels,
             top,
             images,
+            device,
         } => predict::run(&predict::Options {
             run: run.as_deref(),
             spec: spec.as_deref(),
@@ -489,6 +529,18 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             labels: labels.as_deref(),
             top,
             images: &images,
+            device,
         }),
+        Command::Devices { json } => devices::run(json),
     }
+}
+
+/// `overrides`, then `device` as the override `device=<device>`: `--device` sets the spec's
+/// `device:`, so the run's spec (and run folder) records it.
+fn with_device(mut overrides: Vec<Override>, device: Option<DeviceChoice>) -> Vec<Override> {
+    overrides.extend(device.map(|d| Override {
+        path: "device".to_string(),
+        value: d.to_string(),
+    }));
+    overrides
 }

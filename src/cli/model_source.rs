@@ -1,8 +1,10 @@
 //! The model a command runs or exports: a run folder's trained model, or a spec's model with
-//! its pretrained weights (shared by `runner predict` and `runner export`).
+//! its pretrained weights (shared by `runner predict` and `runner export`), on the device
+//! asked for, else the one its spec names, else `cpu`.
 
 use super::Failure;
 use burn::tensor::Device;
+use runner::device::DeviceChoice;
 use runner::model::GraphModel;
 use runner::model::weights::load_pretrained;
 use runner::plan::{self, Plan, graph::Shape};
@@ -11,27 +13,39 @@ use runner::train::reopen;
 use std::path::Path;
 
 /// The final model of run folder `run_dir` (or its latest checkpoint, with a note on
-/// stderr when the run has not finished), and its plan.
-pub fn from_run(run_dir: &Path, device: &Device) -> Result<(Plan, GraphModel), Failure> {
+/// stderr when the run has not finished), its plan and its device.
+pub fn from_run(
+    run_dir: &Path,
+    device: Option<DeviceChoice>,
+) -> Result<(Plan, GraphModel, Device), Failure> {
     let other = |e: runner::train::RunError| Failure::Other(e.to_string());
     let plan = reopen::plan(run_dir).map_err(other)?;
-    let (model, progress) = reopen::model(run_dir, &plan, device).map_err(other)?;
+    let device = open(device, &plan)?;
+    let (model, progress) = reopen::model(run_dir, &plan, &device).map_err(other)?;
     if !progress.finished {
         eprintln!(
             "note: the run has not finished; using its latest checkpoint (after epoch {})",
             progress.epoch
         );
     }
-    Ok((plan, model))
+    Ok((plan, model, device))
+}
+
+/// The device `choice`, else the one `plan`'s spec names, else `cpu`.
+fn open(choice: Option<DeviceChoice>, plan: &Plan) -> Result<Device, Failure> {
+    let choice = choice.or(plan.spec.spec.device).unwrap_or_default();
+    runner::device::open(choice)
+        .map(|opened| opened.device)
+        .map_err(|e| Failure::Other(e.to_string()))
 }
 
 /// The model of the spec at `spec_path` with its pretrained weights (`weights` replaces the
-/// file of its only pretrained node), and its plan.
+/// file of its only pretrained node), its plan and its device.
 pub fn from_spec(
     spec_path: &Path,
     weights: Option<&Path>,
-    device: &Device,
-) -> Result<(Plan, GraphModel), Failure> {
+    device: Option<DeviceChoice>,
+) -> Result<(Plan, GraphModel, Device), Failure> {
     let mut loaded = spec::load(spec_path, &[]).map_err(|r| Failure::InvalidSpec(vec![r]))?;
     if let Some(weights) = weights {
         let mut bases = loaded.spec.model.nodes.iter_mut().filter_map(|n| match n {
@@ -50,13 +64,14 @@ pub fn from_spec(
         }
     }
     let plan = plan::plan(&loaded).map_err(Failure::InvalidSpec)?;
-    let mut model = GraphModel::new(&plan.graph, device);
+    let device = open(device, &plan)?;
+    let mut model = GraphModel::new(&plan.graph, &device);
     let reports =
-        load_pretrained(&mut model, &plan, device).map_err(|e| Failure::Other(e.to_string()))?;
+        load_pretrained(&mut model, &plan, &device).map_err(|e| Failure::Other(e.to_string()))?;
     for r in &reports {
         tracing::info!("weights: {r}");
     }
-    Ok((plan, model))
+    Ok((plan, model, device))
 }
 
 /// Height and width of the model's input images.

@@ -3,8 +3,8 @@
 //!
 //! With `--run`, the run's final model (or latest checkpoint) is used, images are resized like
 //! its training data (whole image, the spec's interpolation) and classes are named from its
-//! `summary.json`. With `--spec`, the spec is planned as for `validate`, the model built on the flex CPU backend and the
-//! pretrained bases loaded from their `weights:` files (`--weights` replaces the file of the
+//! `summary.json`. With `--spec`, the spec is planned as for `validate`, the model built on
+//! `--device` (default: the spec's `device:`, else `cpu`) and the pretrained bases loaded from their `weights:` files (`--weights` replaces the file of the
 //! spec's only pretrained node). Each image is decoded, center-cropped to a square, resized
 //! (bilinear, as PIL does) to the input node's size and fed as raw 0..255 RGB pixels: the
 //! spec's own `preprocess`/`rescale` node scales them. Outputs go through a softmax (a sigmoid
@@ -15,6 +15,7 @@ use super::{Failure, model_source};
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use runner::data::{Interpolation, single};
+use runner::device::DeviceChoice;
 use runner::model::GraphModel;
 use runner::track::RunDir;
 use std::path::{Path, PathBuf};
@@ -33,11 +34,14 @@ pub struct Options<'a> {
     pub top: usize,
     /// The images.
     pub images: &'a [PathBuf],
+    /// Compute here instead of the spec's device.
+    pub device: Option<runner::device::DeviceChoice>,
 }
 
 /// The model to run, how to prepare an image for it, and its class names.
 struct Predictor {
     model: GraphModel,
+    device: Device,
     size: [usize; 2],
     /// `Some((interpolation, fast_decode))`: decode and resize the whole image like a run's
     /// training data; `None`: center-crop a square and resize it bilinearly (ImageNet
@@ -48,10 +52,9 @@ struct Predictor {
 
 /// Runs the prediction and prints the results on stdout.
 pub fn run(o: &Options) -> Result<(), Failure> {
-    let device = runner::train::device::compute_device();
     let predictor = match (o.run, o.spec) {
-        (Some(run_dir), _) => from_run(run_dir, &device)?,
-        (None, Some(spec)) => from_spec(spec, o.weights, &device)?,
+        (Some(run_dir), _) => from_run(run_dir, o.device)?,
+        (None, Some(spec)) => from_spec(spec, o.weights, o.device)?,
         (None, None) => return Err(Failure::Other("give --run RUN or --spec SPEC".into())),
     };
     let labels = match o.labels {
@@ -63,14 +66,14 @@ pub fn run(o: &Options) -> Result<(), Failure> {
         None => predictor.labels.clone(),
     };
     let [h, w] = predictor.size;
-    let model = &predictor.model;
+    let (model, device) = (&predictor.model, &predictor.device);
     for path in o.images {
         let pixels = match predictor.resize_like_training {
             Some((interpolation, fast)) => single::like_training(path, [h, w], interpolation, fast),
             None => single::center_crop(path, [h, w]),
         }
         .map_err(|e| Failure::Other(e.to_string()))?;
-        let input = Tensor::<4>::from_data(TensorData::new(pixels, [1, 3, h, w]), &device);
+        let input = Tensor::<4>::from_data(TensorData::new(pixels, [1, 3, h, w]), device);
         let logits = model.forward(input);
         let classes = logits.dims()[1];
         let probs = if classes == 1 {
@@ -113,8 +116,8 @@ pub fn run(o: &Options) -> Result<(), Failure> {
 }
 
 /// The model of a run folder and its class names.
-fn from_run(run_dir: &Path, device: &Device) -> Result<Predictor, Failure> {
-    let (plan, model) = model_source::from_run(run_dir, device)?;
+fn from_run(run_dir: &Path, device: Option<DeviceChoice>) -> Result<Predictor, Failure> {
+    let (plan, model, device) = model_source::from_run(run_dir, device)?;
     let labels = RunDir::new(run_dir)
         .read_summary()
         .map_err(|e| Failure::Other(e.to_string()))?
@@ -127,6 +130,7 @@ fn from_run(run_dir: &Path, device: &Device) -> Result<Predictor, Failure> {
             plan.spec.spec.data.fast_decode,
         )),
         model,
+        device,
         labels,
     })
 }
@@ -136,13 +140,14 @@ fn from_run(run_dir: &Path, device: &Device) -> Result<Predictor, Failure> {
 fn from_spec(
     spec_path: &Path,
     weights: Option<&Path>,
-    device: &Device,
+    device: Option<DeviceChoice>,
 ) -> Result<Predictor, Failure> {
-    let (plan, model) = model_source::from_spec(spec_path, weights, device)?;
+    let (plan, model, device) = model_source::from_spec(spec_path, weights, device)?;
     Ok(Predictor {
         size: model_source::input_size(&plan),
         resize_like_training: None,
         model,
+        device,
         labels: Vec::new(),
     })
 }

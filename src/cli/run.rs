@@ -112,13 +112,21 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<(), Failure> {
     }
 }
 
-/// Continues the run in `run_dir` from its last checkpoint.
-pub fn resume(run_dir: &Path, histograms: bool, quiet: bool) -> Result<(), Failure> {
+/// Continues the run in `run_dir` from its last checkpoint, on `device` if given.
+pub fn resume(
+    run_dir: &Path,
+    histograms: bool,
+    device: Option<runner::device::DeviceChoice>,
+    quiet: bool,
+) -> Result<(), Failure> {
     let runs = run_dir
         .parent()
         .and_then(Path::parent)
         .unwrap_or(Path::new("."));
-    let options = options(runs, false, histograms, quiet);
+    let options = RunOptions {
+        device,
+        ..options(runs, false, histograms, quiet)
+    };
     report(train::resume(run_dir, &options).map_err(|e| Failure::Other(e.to_string()))?)?;
     Ok(())
 }

@@ -66,16 +66,18 @@ pub fn named_tensors(model: &GraphModel) -> BTreeMap<String, NamedTensor> {
                     bn.beta.val().dims().to_vec(),
                     values(bn.beta.val()),
                 );
-                put(
-                    format!("{name}.running_mean"),
-                    bn.running_mean.value().dims().to_vec(),
-                    values(bn.running_mean.value()),
-                );
-                put(
-                    format!("{name}.running_var"),
-                    bn.running_var.value().dims().to_vec(),
-                    values(bn.running_var.value()),
-                );
+                // `value_sync`: `value` lags one batch behind the last training step.
+                for (stat, state) in [
+                    ("running_mean", &bn.running_mean),
+                    ("running_var", &bn.running_var),
+                ] {
+                    let value = state.value_sync();
+                    put(
+                        format!("{name}.{stat}"),
+                        value.dims().to_vec(),
+                        values(value),
+                    );
+                }
             }
             Layer::Dense(linear) => {
                 let weight = linear.weight.val().transpose();

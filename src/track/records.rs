@@ -49,10 +49,14 @@ pub const SUMMARY_VERSION: u32 = 2;
 /// What ran a run: backend, device and library versions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {
-    /// Burn backend (`flex`, ...).
+    /// Burn backend (`flex`, `wgpu`, `libtorch`).
     pub backend: String,
-    /// The device on that backend (`cpu`, `cuda:0`, ...).
+    /// The device as `--device` names it (`cpu`, `tch-cpu`, `wgpu:0`, `cuda:0`).
     pub device: String,
+    /// The hardware, where the backend names it (a wgpu adapter: `NVIDIA H200 (DiscreteGpu,
+    /// Vulkan)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
     /// Version of the Burn crates runner was built with.
     pub burn_version: String,
     /// Version of runner.
@@ -247,6 +251,7 @@ mod tests {
             device: DeviceInfo {
                 backend: "flex".into(),
                 device: "cpu".into(),
+                adapter: None,
                 burn_version: "0".into(),
                 runner_version: "0".into(),
             },

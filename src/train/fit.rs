@@ -14,15 +14,16 @@ use super::metrics::MetricAccumulator;
 use super::monitor::{self, Observation};
 use super::outputs::RunOutputs;
 use super::schedule::{PlateauState, Schedule};
-use super::{Outcome, RunError, RunOptions, device, loss, optimizer, output_error};
+use super::{Outcome, RunError, RunOptions, loss, optimizer, output_error};
 use super::{phase, report};
 use crate::data::{Dataset, SplitKind};
+use crate::device::OpenDevice;
 use crate::model::{GraphModel, weights};
 use crate::plan::{PhasePlan, Plan};
 use crate::spec::train::OptimizerState;
 use crate::track::RunDir;
 use crate::track::log_file;
-use crate::track::records::{EpochRecord, Pruned};
+use crate::track::records::{DeviceInfo, EpochRecord, Pruned};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
@@ -50,6 +51,8 @@ struct Trainer<'a> {
     dataset: Dataset,
     device: Device,
     train_device: Device,
+    /// What `device` is, for the run's records.
+    device_info: DeviceInfo,
     model: GraphModel,
     outputs: RunOutputs,
     progress: Progress,
@@ -97,7 +100,27 @@ impl<'a> Trainer<'a> {
                 found: outputs.to_string(),
             });
         }
-        let device = device::compute_device();
+        let choice = super::device_choice(plan, options);
+        let OpenDevice {
+            device,
+            info: device_info,
+        } = crate::device::open(choice)?;
+        tracing::info!(
+            "device: {} ({}{})",
+            device_info.device,
+            device_info.backend,
+            device_info
+                .adapter
+                .as_ref()
+                .map(|a| format!(", {a}"))
+                .unwrap_or_default()
+        );
+        let started_on = spec.device.unwrap_or_default();
+        if saved.is_some() && choice != started_on {
+            tracing::warn!(
+                "resuming on {choice}; this run started on {started_on}: the results will not equal an uninterrupted run on {started_on} to the bit (checkpoints are portable)"
+            );
+        }
         device.seed(spec.seed);
         let train_device = device.clone().autodiff();
         let mut model = GraphModel::new(&plan.graph, &train_device);
@@ -138,7 +161,7 @@ impl<'a> Trainer<'a> {
                 for report in weights::load_pretrained(&mut model, plan, &train_device)? {
                     tracing::info!("{report}");
                 }
-                recorders.start(plan, &dataset, options)?;
+                recorders.start(plan, &dataset, options, &device_info)?;
                 (Progress::default(), None, None)
             }
         };
@@ -149,6 +172,7 @@ impl<'a> Trainer<'a> {
             dataset,
             device,
             train_device,
+            device_info,
             model,
             outputs: recorders,
             progress,
@@ -476,7 +500,7 @@ impl<'a> Trainer<'a> {
             &self.run,
             &self.dataset,
             &self.model,
-            &self.device,
+            (&self.device, &self.device_info),
             &progress,
         )?;
         self.outputs.finish(report::final_record(&progress))?;

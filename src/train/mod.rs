@@ -12,7 +12,6 @@
 //!   [`report`]: the files a finished run leaves (plots, model, summary).
 
 pub mod checkpoint;
-pub mod device;
 pub mod evaluate;
 pub mod features;
 pub mod fit;
@@ -64,6 +63,9 @@ pub struct RunOptions {
     /// A sweep trial's pruning: after each epoch the run compares itself with the sweep's
     /// other trials and stops when it is behind.
     pub prune: Option<crate::sweep::prune::Pruning>,
+    /// Compute on this device instead of the spec's `device:` (`runner resume --device`;
+    /// `runner run --device` sets the spec's instead, so it is part of the run's spec).
+    pub device: Option<crate::device::DeviceChoice>,
 }
 
 impl RunOptions {
@@ -80,6 +82,7 @@ impl RunOptions {
             hparams: Vec::new(),
             group: String::new(),
             prune: None,
+            device: None,
         }
     }
 }
@@ -93,6 +96,9 @@ pub enum RunError {
     /// Pretrained weights could not be loaded.
     #[error(transparent)]
     Weights(#[from] weights::WeightsError),
+    /// The device to compute on is not compiled in or not usable here.
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
     /// The run folder could not be written.
     #[error("cannot write {path}: {source}{}", output_help(source))]
     Output {
@@ -207,6 +213,11 @@ pub enum RunError {
     },
 }
 
+/// The device a run of `plan` computes on: `options.device`, else the spec's, else `cpu`.
+fn device_choice(plan: &Plan, options: &RunOptions) -> crate::device::DeviceChoice {
+    options.device.or(plan.spec.spec.device).unwrap_or_default()
+}
+
 fn output_help(error: &std::io::Error) -> &'static str {
     match error.kind() {
         std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
@@ -258,6 +269,8 @@ pub(crate) fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunErr
 /// `options.folder`).
 pub fn run(plan: &Plan, options: &RunOptions) -> Result<Outcome, RunError> {
     let spec = &plan.spec.spec;
+    // Refuse a device that is not usable here before a run folder exists.
+    crate::device::open(device_choice(plan, options))?;
     let resolved = resolved_json(plan);
     if let Some(folder) = &options.folder {
         return run_in_folder(plan, folder, &resolved, options);
@@ -344,6 +357,7 @@ fn start(
 /// Continues the run in `run_dir` from its last checkpoint.
 pub fn resume(run_dir: &Path, options: &RunOptions) -> Result<Outcome, RunError> {
     let plan = reopen::plan(run_dir)?;
+    crate::device::open(device_choice(&plan, options))?;
     let _lock = RunLock::acquire(run_dir)?;
     let run = RunDir::new(run_dir);
     let removed = atomic::remove_stale_temp_files(run_dir)

@@ -8,7 +8,7 @@ use crate::data::{Dataset, SplitKind};
 use crate::model::{GraphModel, save};
 use crate::plan::Plan;
 use crate::track::RunDir;
-use crate::track::records::EpochRecord;
+use crate::track::records::{DeviceInfo, EpochRecord};
 use crate::track::tensorboard::{EventWriter, HParamValue, SessionStatus, image_grid};
 use burn::module::Module;
 use std::io;
@@ -43,8 +43,9 @@ impl RunOutputs {
         plan: &Plan,
         dataset: &Dataset,
         options: &RunOptions,
+        device: &DeviceInfo,
     ) -> Result<(), RunError> {
-        self.write_start(plan, dataset, options)
+        self.write_start(plan, dataset, options, device)
             .map_err(output_error(self.run.path()))
     }
 
@@ -53,10 +54,15 @@ impl RunOutputs {
         plan: &Plan,
         dataset: &Dataset,
         options: &RunOptions,
+        device: &DeviceInfo,
     ) -> io::Result<()> {
         let events = &mut self.events;
         events.add_text("spec", &format!("```yaml\n{}\n```", plan.spec.text), 0)?;
         let mut hparams = hyperparameters(plan);
+        hparams.push((
+            "device".to_string(),
+            HParamValue::from(device.device.clone()),
+        ));
         hparams.extend(options.hparams.iter().cloned());
         let refs: Vec<(&str, HParamValue)> = hparams
             .iter()

@@ -3,12 +3,12 @@
 
 use super::checkpoint::Progress;
 use super::evaluate::{evaluate, format_metrics};
-use super::{RunError, device, output_error};
+use super::{RunError, output_error};
 use crate::data::{Dataset, SplitKind};
 use crate::model::{GraphModel, save};
 use crate::plan::Plan;
 use crate::track::plots::{self, EpochMetrics};
-use crate::track::records::{BestEpoch, EpochRecord, SUMMARY_VERSION, Summary};
+use crate::track::records::{BestEpoch, DeviceInfo, EpochRecord, SUMMARY_VERSION, Summary};
 use crate::track::run_dir::spec_hash;
 use crate::track::{RunDir, write_atomically};
 use burn::module::Module;
@@ -31,7 +31,7 @@ pub fn finish(
     run: &RunDir,
     dataset: &Dataset,
     model: &GraphModel,
-    device: &Device,
+    (device, device_info): (&Device, &DeviceInfo),
     progress: &Progress,
 ) -> Result<Summary, RunError> {
     let spec = &plan.spec.spec;
@@ -69,7 +69,7 @@ pub fn finish(
         run: run.name(),
         spec_hash: spec_hash(&super::resolved_json(plan)),
         seed: spec.seed,
-        device: device::describe(),
+        device: device_info.clone(),
         epochs: progress.epoch,
         seconds: progress.seconds,
         images_per_second: progress

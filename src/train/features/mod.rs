@@ -222,7 +222,7 @@ impl PhaseFeatures {
         }
         let inference = model.valid();
         let constant = &phase.constant;
-        let mut fixed = PrefixStore::open(&inference, constant, dataset, Tables::Fixed);
+        let mut fixed = PrefixStore::open(&inference, constant, dataset, Tables::Fixed, device);
         let table = Rc::new(stored_or_computed(
             fixed.as_mut(),
             if augmented { "held-out" } else { "images" },
@@ -231,7 +231,7 @@ impl PhaseFeatures {
             device,
         )?);
         let train = if augmented {
-            match PrefixStore::open(&inference, constant, dataset, Tables::PerEpoch) {
+            match PrefixStore::open(&inference, constant, dataset, Tables::PerEpoch, device) {
                 Some(store) => TrainFeatures::PerEpoch {
                     store,
                     inference: Box::new(inference),

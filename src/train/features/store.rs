@@ -23,6 +23,7 @@ use crate::model::GraphModel;
 use crate::model::save::named_tensors;
 use crate::plan::memory::human;
 use crate::track::atomic::write_atomically;
+use burn::tensor::Device;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -62,6 +63,7 @@ impl PrefixStore {
         constant: &[bool],
         dataset: &Dataset,
         tables: Tables,
+        device: &Device,
     ) -> Option<Self> {
         let root = match crate::fetch::cache::root() {
             Ok(root) => root,
@@ -73,7 +75,7 @@ impl PrefixStore {
         Some(Self {
             dir: root
                 .join("frozen")
-                .join(key(model, constant, dataset, tables)),
+                .join(key(model, constant, dataset, tables, device)),
             tables,
             hits: 0,
             misses: 0,
@@ -159,12 +161,19 @@ impl PrefixStore {
 }
 
 /// SHA-256 of everything the stored values of `tables` depend on.
-fn key(model: &GraphModel, constant: &[bool], dataset: &Dataset, tables: Tables) -> String {
+fn key(
+    model: &GraphModel,
+    constant: &[bool],
+    dataset: &Dataset,
+    tables: Tables,
+    device: &Device,
+) -> String {
     let mut hash = Sha256::new();
-    let info = crate::train::device::describe();
+    // The device: another backend computes the same prefix to other rounding.
     hash.update(format!(
-        "runner frozen prefix v2 {} {} {}\n",
-        info.runner_version, info.burn_version, info.backend
+        "runner frozen prefix v2 {} {} {device:?}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("RUNNER_BURN_VERSION")
     ));
     let graph = model.graph();
     let mut prefix = BTreeSet::new();

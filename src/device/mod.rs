@@ -1,0 +1,304 @@
+//! Where a run computes, chosen at run time with one scheme for the `--device` flag and the
+//! spec's `device:` key:
+//!
+//! | name       | backend                      | cargo feature |
+//! |------------|------------------------------|---------------|
+//! | `cpu`      | Burn's embedded flex (default) | none        |
+//! | `tch-cpu`  | libtorch's CPU kernels (PyTorch's own) | `tch` |
+//! | `wgpu[:N]` | a GPU through wgpu (Vulkan, Metal, DirectX 12) | `wgpu` |
+//! | `cuda[:N]` | an NVIDIA GPU through libtorch | `tch` |
+//!
+//! Burn 0.22 dispatches every tensor operation on the `Device` value, so the rest of runner is
+//! backend-agnostic and this module is the only place that names a backend. Native CUDA
+//! (burn-cuda) is not offered: its build downloads LLVM from outside the package registries
+//! (../shared/DESIGN.md section 5), so CUDA goes through libtorch. Never `Device::default()`:
+//! it prefers a GPU backend when one is compiled in and panics without its driver.
+
+mod backends;
+pub mod listing;
+
+use crate::track::records::DeviceInfo;
+use burn::tensor::Device;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+/// A device as a user names it (`--device`, `device:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DeviceChoice {
+    /// Burn's embedded flex CPU backend: pure Rust, always compiled in.
+    #[default]
+    Cpu,
+    /// libtorch on the CPU (feature `tch`).
+    TchCpu,
+    /// A wgpu adapter: the best one wgpu finds, or the Nth that `runner devices` lists
+    /// (feature `wgpu`).
+    Wgpu(Option<usize>),
+    /// An NVIDIA GPU through libtorch, by CUDA index (feature `tch`).
+    Cuda(usize),
+}
+
+/// The names `--device` accepts, for help and error texts.
+pub const DEVICE_NAMES: &str = "cpu, tch-cpu, wgpu, wgpu:N, cuda, cuda:N";
+
+/// The JSON Schema pattern of a device name (the spec's `device:`).
+pub const DEVICE_PATTERN: &str = r"^(cpu|tch-cpu|wgpu(:[0-9]+)?|cuda(:[0-9]+)?)$";
+
+impl DeviceChoice {
+    /// The cargo feature that compiles this device's backend in, if it needs one.
+    pub fn feature(self) -> Option<&'static str> {
+        match self {
+            Self::Cpu => None,
+            Self::TchCpu | Self::Cuda(_) => Some("tch"),
+            Self::Wgpu(_) => Some("wgpu"),
+        }
+    }
+
+    /// The Burn backend this device runs on, as run records name it.
+    pub fn backend(self) -> &'static str {
+        match self {
+            Self::Cpu => "flex",
+            Self::TchCpu | Self::Cuda(_) => "libtorch",
+            Self::Wgpu(_) => "wgpu",
+        }
+    }
+
+    /// Whether this runner binary was built with the device's backend.
+    pub fn compiled_in(self) -> bool {
+        match self {
+            Self::Cpu => true,
+            Self::TchCpu | Self::Cuda(_) => cfg!(feature = "tch"),
+            Self::Wgpu(_) => cfg!(feature = "wgpu"),
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cpu => f.write_str("cpu"),
+            Self::TchCpu => f.write_str("tch-cpu"),
+            Self::Wgpu(None) => f.write_str("wgpu"),
+            Self::Wgpu(Some(n)) => write!(f, "wgpu:{n}"),
+            Self::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+/// A device name that is not one of [`DEVICE_NAMES`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown device `{given}`: expected one of {DEVICE_NAMES}{}", hint.map(|h| format!(" (did you mean `{h}`?)")).unwrap_or_default())]
+pub struct UnknownDevice {
+    given: String,
+    hint: Option<&'static str>,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = UnknownDevice;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, index) = match s.split_once(':') {
+            Some((name, index)) => match index.parse::<usize>() {
+                Ok(i) => (name, Some(i)),
+                Err(_) => ("", None),
+            },
+            None => (s, None),
+        };
+        match (name, index) {
+            ("cpu", None) => Ok(Self::Cpu),
+            ("tch-cpu", None) => Ok(Self::TchCpu),
+            ("wgpu", index) => Ok(Self::Wgpu(index)),
+            ("cuda", index) => Ok(Self::Cuda(index.unwrap_or(0))),
+            _ => Err(UnknownDevice {
+                given: s.to_string(),
+                hint: crate::spec::diagnostic::did_you_mean(
+                    s.split(':').next().unwrap_or(s),
+                    ["cpu", "tch-cpu", "wgpu", "cuda"],
+                ),
+            }),
+        }
+    }
+}
+
+impl serde::Serialize for DeviceChoice {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DeviceChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for DeviceChoice {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DeviceChoice".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": DEVICE_PATTERN,
+            "description": "Where to compute: cpu (Burn's embedded flex backend, the default), tch-cpu (libtorch's CPU kernels), wgpu or wgpu:N (a GPU through wgpu; N as `runner devices` lists them), cuda or cuda:N (an NVIDIA GPU through libtorch). `--device` overrides it."
+        })
+    }
+}
+
+/// Why a device cannot be used.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DeviceError {
+    /// The backend is not in this binary.
+    #[error(
+        "device `{device}` needs runner built with the `{feature}` feature; build it with `cargo install --path . --features {feature}` (README, \"Backends\"), or choose another device (`runner devices` lists those compiled in)"
+    )]
+    NotCompiled {
+        /// The device asked for.
+        device: DeviceChoice,
+        /// The cargo feature that adds it.
+        feature: &'static str,
+    },
+    /// The backend is compiled in but finds no usable device here.
+    #[error("device `{device}` is not usable here: {reason}; {fix}")]
+    Unavailable {
+        /// The device asked for.
+        device: DeviceChoice,
+        /// What the backend said.
+        reason: String,
+        /// What to install or choose instead.
+        fix: String,
+    },
+    /// The device failed while computing.
+    #[error("device `{device}` failed: {reason}")]
+    Failed {
+        /// The device.
+        device: String,
+        /// What the backend said.
+        reason: String,
+    },
+}
+
+impl OpenDevice {
+    /// Waits for the work queued on the device (a GPU computes asynchronously).
+    pub fn sync(&self) -> Result<(), DeviceError> {
+        self.device.sync().map_err(|e| DeviceError::Failed {
+            device: self.info.device.clone(),
+            reason: format!("{e:?}"),
+        })
+    }
+}
+
+/// A device opened for computing, with how run records describe it.
+#[derive(Debug, Clone)]
+pub struct OpenDevice {
+    /// The Burn device (without autodiff).
+    pub device: Device,
+    /// What summaries, baselines, TensorBoard and run.log say ran the run.
+    pub info: DeviceInfo,
+}
+
+/// Devices this process has opened: a backend's runtime initialises once per process.
+static OPENED: Mutex<Vec<(DeviceChoice, OpenDevice)>> = Mutex::new(Vec::new());
+
+/// Opens `choice`, or says why it cannot be used here (never panics on a missing driver).
+pub fn open(choice: DeviceChoice) -> Result<OpenDevice, DeviceError> {
+    let mut opened = OPENED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, device)) = opened.iter().find(|(c, _)| *c == choice) {
+        return Ok(device.clone());
+    }
+    if !choice.compiled_in() {
+        return Err(DeviceError::NotCompiled {
+            device: choice,
+            feature: choice.feature().unwrap_or_default(),
+        });
+    }
+    let (device, adapter) = backends::open(choice)?;
+    let device = OpenDevice {
+        device,
+        info: DeviceInfo {
+            backend: choice.backend().to_string(),
+            device: choice.to_string(),
+            adapter,
+            burn_version: env!("RUNNER_BURN_VERSION").to_string(),
+            runner_version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+    };
+    opened.push((choice, device.clone()));
+    Ok(device)
+}
+
+/// The default device (`cpu`, flex), which always opens.
+pub fn cpu() -> OpenDevice {
+    open(DeviceChoice::Cpu).expect("flex is always compiled in")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("cpu", DeviceChoice::Cpu)]
+    #[case("tch-cpu", DeviceChoice::TchCpu)]
+    #[case("wgpu", DeviceChoice::Wgpu(None))]
+    #[case("wgpu:1", DeviceChoice::Wgpu(Some(1)))]
+    #[case("cuda", DeviceChoice::Cuda(0))]
+    #[case("cuda:3", DeviceChoice::Cuda(3))]
+    fn device_names_parse_and_print_back(#[case] text: &str, #[case] choice: DeviceChoice) {
+        assert_eq!(text.parse::<DeviceChoice>(), Ok(choice));
+        let printed = choice.to_string();
+        assert_eq!(printed.parse::<DeviceChoice>(), Ok(choice));
+        assert!(regex::Regex::new(DEVICE_PATTERN).unwrap().is_match(text));
+    }
+
+    #[rstest]
+    #[case("gpu", Some("cpu"))]
+    #[case("wgpu:x", Some("wgpu"))]
+    #[case("cpu:0", Some("cpu"))]
+    #[case("tpu", None)]
+    fn an_unknown_device_lists_the_names_and_suggests_one(
+        #[case] text: &str,
+        #[case] hint: Option<&str>,
+    ) {
+        let error = text.parse::<DeviceChoice>().unwrap_err();
+        assert_eq!(error.hint, hint);
+        assert!(error.to_string().contains(DEVICE_NAMES), "{error}");
+        assert!(!regex::Regex::new(DEVICE_PATTERN).unwrap().is_match(text));
+    }
+
+    #[test]
+    fn the_default_device_is_flex_on_the_cpu() {
+        let info = cpu().info;
+        assert_eq!(
+            (info.backend.as_str(), info.device.as_str()),
+            ("flex", "cpu")
+        );
+    }
+
+    #[test]
+    fn a_device_not_compiled_in_names_the_feature_to_build() {
+        let missing = [
+            DeviceChoice::Wgpu(None),
+            DeviceChoice::TchCpu,
+            DeviceChoice::Cuda(0),
+        ]
+        .into_iter()
+        .filter(|d| !d.compiled_in());
+        for device in missing {
+            let error = open(device).unwrap_err().to_string();
+            let feature = device.feature().unwrap();
+            assert!(error.contains(&format!("--features {feature}")), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_burn_version_comes_from_cargo_lock() {
+        let lock = include_str!("../../Cargo.lock");
+        let expected = format!("name = \"burn\"\nversion = \"{}\"", cpu().info.burn_version);
+        assert!(lock.contains(&expected), "{expected}");
+    }
+}
