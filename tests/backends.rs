@@ -36,12 +36,7 @@ fn a_run_records_the_device_it_ran_on() {
     let dir = tiny_project();
     let out = common::runner(dir.path(), &["run", "spec.yaml", "--device", &device]);
     assert!(out.status.success(), "{}", common::text(&out));
-    let run = std::fs::read_dir(dir.path().join("runs/tiny"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = tiny_run(dir.path());
     let summary = read_json(&run.join("summary.json"));
     assert_eq!(summary["device"]["device"], device.as_str());
     assert_eq!(
@@ -58,6 +53,37 @@ fn a_run_records_the_device_it_ran_on() {
     assert_eq!(
         read_json(&run.join("resolved_spec.json"))["device"],
         device.as_str()
+    );
+}
+
+/// The only run folder of the tiny spec.
+fn tiny_run(project: &Path) -> std::path::PathBuf {
+    let mut runs: Vec<_> = std::fs::read_dir(project.join("runs/tiny"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs.remove(0)
+}
+
+#[cfg(feature = "wgpu")]
+#[test]
+fn a_run_started_on_the_cpu_resumes_on_the_gpu_and_says_so() {
+    let dir = tiny_project();
+    let status = common::interrupt_after(dir.path(), &["run", "spec.yaml"], 1, "-KILL");
+    assert!(!status.success());
+    let run = tiny_run(dir.path());
+    let run_arg = run.to_str().unwrap();
+    let out = common::runner(dir.path(), &["resume", run_arg, "--device", "wgpu"]);
+    let text = common::text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("resuming on wgpu; this run started on cpu"),
+        "{text}"
+    );
+    assert_eq!(
+        read_json(&run.join("summary.json"))["device"]["device"],
+        "wgpu"
     );
 }
 
@@ -111,14 +137,17 @@ fn an_unknown_device_is_refused_with_the_names_and_a_suggestion() {
 
 #[test]
 fn runner_devices_lists_the_backends_this_build_has() {
-    for backend in runner::device::listing::report() {
-        let compiled_in = match backend.backend {
-            "wgpu" => cfg!(feature = "wgpu"),
-            "libtorch" => cfg!(feature = "tch"),
-            _ => true,
-        };
-        assert_eq!(backend.compiled_in, compiled_in, "{}", backend.backend);
-        assert_eq!(!backend.found.is_empty(), compiled_in, "{:?}", backend);
+    let expected = [
+        ("flex", true),
+        ("libtorch", cfg!(feature = "tch")),
+        ("wgpu", cfg!(feature = "wgpu")),
+    ];
+    let report = runner::device::listing::report();
+    assert_eq!(report.len(), expected.len());
+    for (backend, (name, compiled_in)) in report.iter().zip(expected) {
+        assert_eq!(backend.backend, name);
+        assert_eq!(backend.compiled_in, compiled_in, "{name}");
+        assert_eq!(!backend.found.is_empty(), compiled_in, "{backend:?}");
     }
 }
 

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::{interrupt_after, runner_command};
+
 use runner::track::records::Summary;
 use runner::train::{self, Outcome, RunOptions};
 use safetensors::SafeTensors;
@@ -502,12 +504,6 @@ phases:
     optimizer_state: carry
 ";
 
-fn runner_command(dir: &Path) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_runner"));
-    command.current_dir(dir).env_remove("RUNNER_LOG");
-    command
-}
-
 /// Runs `runner ARGS` in `dir` and checks that it succeeds.
 fn run_ok(dir: &Path, args: &[&str]) -> std::process::Output {
     let out = runner_command(dir).args(args).output().unwrap();
@@ -517,43 +513,6 @@ fn run_ok(dir: &Path, args: &[&str]) -> std::process::Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// Starts `runner ARGS`, waits for the log line of epoch `after_epoch`, sends `signal`, and
-/// returns the exit status.
-fn interrupt_after(
-    dir: &Path,
-    args: &[&str],
-    after_epoch: usize,
-    signal: &str,
-) -> std::process::ExitStatus {
-    use std::io::BufRead;
-    let mut child = runner_command(dir)
-        .args(args)
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut log = String::new();
-    let marker = format!("epoch {after_epoch} (");
-    let mut sent = false;
-    for line in stderr.lines() {
-        let line = line.unwrap();
-        log.push_str(&line);
-        log.push('\n');
-        if !sent && line.contains(&marker) {
-            let status = std::process::Command::new("kill")
-                .args([signal, &child.id().to_string()])
-                .status()
-                .unwrap();
-            assert!(status.success());
-            sent = true;
-        }
-    }
-    let status = child.wait().unwrap();
-    assert!(sent, "never saw `{marker}` in:\n{log}");
-    status
 }
 
 /// Metrics lines without the timing fields, which differ between runs.

@@ -140,14 +140,53 @@ pub fn make_images(root: &Path) {
     }
 }
 
+/// The `runner` binary, to run in `dir`.
+pub fn runner_command(dir: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_runner"));
+    command.current_dir(dir).env_remove("RUNNER_LOG");
+    command
+}
+
 /// Runs the `runner` binary with `args` in `dir` and waits for it.
 pub fn runner(dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-        .current_dir(dir)
-        .env_remove("RUNNER_LOG")
+    runner_command(dir).args(args).output().unwrap()
+}
+
+/// Starts `runner ARGS`, waits for the log line of epoch `after_epoch`, sends `signal`, and
+/// returns the exit status.
+pub fn interrupt_after(
+    dir: &Path,
+    args: &[&str],
+    after_epoch: usize,
+    signal: &str,
+) -> std::process::ExitStatus {
+    use std::io::BufRead;
+    let mut child = runner_command(dir)
         .args(args)
-        .output()
-        .unwrap()
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    let marker = format!("epoch {after_epoch} (");
+    let mut sent = false;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if !sent && line.contains(&marker) {
+            let status = std::process::Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            sent = true;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(sent, "never saw `{marker}` in:\n{log}");
+    status
 }
 
 /// What a finished command printed, stdout then stderr.
