@@ -135,10 +135,15 @@ pub(super) fn wgpu_adapters() -> Option<Vec<String>> {
     None
 }
 
-/// How many CUDA devices libtorch sees, or `None` when it is not compiled in.
-pub(super) fn cuda_devices() -> Option<usize> {
+/// What libtorch finds (its CPU threads, then each CUDA device), or `None` when it is not
+/// compiled in.
+pub(super) fn libtorch_devices() -> Option<Vec<String>> {
     #[cfg(feature = "tch")]
-    return Some(tch::cuda_devices());
+    return Some(
+        std::iter::once(format!("tch-cpu: {} threads", ::tch::get_num_threads()))
+            .chain((0..tch::cuda_devices()).map(|i| format!("cuda:{i}")))
+            .collect(),
+    );
     #[cfg(not(feature = "tch"))]
     None
 }

@@ -33,13 +33,7 @@ pub fn report() -> Vec<BackendReport> {
         devices: "tch-cpu, cuda[:N]",
         feature: tch.feature(),
         compiled_in: tch.compiled_in(),
-        found: backends::cuda_devices()
-            .map(|cuda| {
-                std::iter::once(format!("tch-cpu: {threads} threads"))
-                    .chain((0..cuda).map(|i| format!("cuda:{i}")))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        found: backends::libtorch_devices().unwrap_or_default(),
     });
     let wgpu = DeviceChoice::Wgpu(None);
     out.push(BackendReport {

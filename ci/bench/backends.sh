@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# images/s of the tutorial recipe's steps (experiments/mobilenet_ft.yaml's model: the step with
+# the base frozen, the fine-tuning step, inference) on flex (`--device cpu`), on libtorch's CPU
+# kernels (`--device tch-cpu`) and in PyTorch itself (ci/bench/torch_train_step.py: the same
+# work), alternately for ROUNDS rounds so that other load on the machine hits all alike; then
+# every figure, the medians and the ratios. Builds runner with `--features tch` (ci/tch-env.sh).
+#   ci/bench/backends.sh [ROUNDS=3] [STEPS=8]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=${1:-3} steps=${2:-8}
+source ci/tch-env.sh
+cargo test --release --features tch --no-run --quiet
+runner="$CARGO_TARGET_DIR/release/runner"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+for r in $(seq "$rounds"); do
+  for device in cpu tch-cpu; do
+    echo "== round $r: runner bench --device $device"
+    "$runner" bench experiments/mobilenet_ft.yaml --device "$device" --steps "$steps" | tee -a "$log"
+  done
+  echo "== round $r: PyTorch"
+  python ci/bench/torch_train_step.py "$steps" | tee -a "$log"
+done
+awk '
+  /^mobilenet_ft: / { who = ($NF == "cpu") ? "flex" : "libtorch" }
+  /^torch / { who = "pytorch" }
+  /^train `|^inference/ {
+    step = ($1 == "train") ? $2 : $1; sub(/:$/, "", step); value = ($1 == "train") ? $3 : $2
+    n[who, step]++; v[who, step, n[who, step]] = value
+  }
+  function median(who, step,   i, j, t, s, q) {
+    q = n[who, step]; for (i = 1; i <= q; i++) s[i] = v[who, step, i]
+    for (i = 1; i <= q; i++) for (j = i + 1; j <= q; j++) if (s[j] < s[i]) { t = s[i]; s[i] = s[j]; s[j] = t }
+    return q % 2 ? s[(q + 1) / 2] : (s[q / 2] + s[q / 2 + 1]) / 2
+  }
+  END {
+    split("`feature_extraction` `fine_tune` inference", steps, " ")
+    printf "== medians, images/s\n%-22s %9s %9s %9s %14s %14s %14s\n", "step", "flex", "libtorch", "pytorch", "flex/pytorch", "libtorch/pyt.", "libtorch/flex"
+    for (i = 1; i <= 3; i++) {
+      s = steps[i]; f = median("flex", s); l = median("libtorch", s); p = median("pytorch", s)
+      printf "%-22s %9.1f %9.1f %9.1f %13.2fx %13.2fx %13.2fx\n", s, f, l, p, f / p, l / p, l / f
+    }
+  }' "$log"
