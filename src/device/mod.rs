@@ -251,7 +251,7 @@ mod tests {
     }
 
     #[rstest]
-    #[case("gpu", Some("cpu"))]
+    #[case("gpu", Some("wgpu"))]
     #[case("wgpu:x", Some("wgpu"))]
     #[case("cpu:0", Some("cpu"))]
     #[case("tpu", None)]
