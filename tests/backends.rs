@@ -68,9 +68,9 @@ fn tiny_run(project: &Path) -> std::path::PathBuf {
 
 #[cfg(feature = "wgpu")]
 #[test]
-fn a_run_started_on_the_cpu_resumes_on_the_gpu_and_says_so() {
+fn a_run_stopped_on_the_cpu_resumes_on_the_gpu_and_says_so() {
     let dir = tiny_project();
-    let status = common::interrupt_after(dir.path(), &["run", "spec.yaml"], 1, "-KILL");
+    let status = common::interrupt_after(dir.path(), &["run", "spec.yaml"], 1, "-INT");
     assert!(!status.success());
     let run = tiny_run(dir.path());
     let run_arg = run.to_str().unwrap();
@@ -351,19 +351,7 @@ phases:
     fn the_pretrained_bases_give_their_reference_features_on_every_backend() {
         for (choice, device) in other_devices() {
             for (folder, file, arch, pool) in BASES {
-                let node = format!(
-                    "arch: {arch}, weights: {}",
-                    shared(&format!("{folder}/{file}")).display()
-                );
-                let plan = match pool {
-                    Some(pool) => plan_with(&format!("{node}, output: {pool}"), "", "base"),
-                    None => plan_with(
-                        &node,
-                        "    - {name: pool, op: global_avg_pool, input: base}",
-                        "pool",
-                    ),
-                }
-                .unwrap_or_else(|e| panic!("{e}"));
+                let plan = features_plan(folder, file, arch, pool);
                 let mut model = GraphModel::new(&plan.graph, &device);
                 load_pretrained(&mut model, &plan, &device).expect("loads");
                 let started = std::time::Instant::now();

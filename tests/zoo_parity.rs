@@ -47,16 +47,7 @@ fn parity(
 ) {
     let weights = shared(&format!("{folder}/{file}"));
     let node = format!("arch: {arch}, weights: {}", weights.display());
-    // Features: cut at the pool, or pool the no-top base ourselves.
-    let plan = match pool {
-        Some(pool) => plan_with(&format!("{node}, output: {pool}"), "", "base"),
-        None => plan_with(
-            &node,
-            "    - {name: pool, op: global_avg_pool, input: base}",
-            "pool",
-        ),
-    }
-    .unwrap_or_else(|e| panic!("{e}"));
+    let plan = features_plan(folder, file, arch, pool);
     let mut model = build(&plan);
     let start = Instant::now();
     let reports = load_pretrained(&mut model, &plan, &device()).expect("loads");

@@ -180,6 +180,15 @@ pub enum DeviceError {
     },
 }
 
+/// A device opened for computing, with how run records describe it.
+#[derive(Debug, Clone)]
+pub struct OpenDevice {
+    /// The Burn device (without autodiff).
+    pub device: Device,
+    /// What summaries, baselines, TensorBoard and run.log say ran the run.
+    pub info: DeviceInfo,
+}
+
 impl OpenDevice {
     /// Waits for the work queued on the device (a GPU computes asynchronously).
     pub fn sync(&self) -> Result<(), DeviceError> {
@@ -188,15 +197,6 @@ impl OpenDevice {
             reason: format!("{e:?}"),
         })
     }
-}
-
-/// A device opened for computing, with how run records describe it.
-#[derive(Debug, Clone)]
-pub struct OpenDevice {
-    /// The Burn device (without autodiff).
-    pub device: Device,
-    /// What summaries, baselines, TensorBoard and run.log say ran the run.
-    pub info: DeviceInfo,
 }
 
 /// Devices this process has opened: a backend's runtime initialises once per process.

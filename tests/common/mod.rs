@@ -77,6 +77,23 @@ pub fn build(plan: &Plan) -> GraphModel {
     GraphModel::new(&plan.graph, &device())
 }
 
+/// The plan whose output is base `arch`'s pooled features (its weights `folder/file` under
+/// ../shared/weights): cut at node `pool`, or, for a base without top (`None`), pooled by an
+/// added global average pool.
+pub fn features_plan(folder: &str, file: &str, arch: &str, pool: Option<&str>) -> Plan {
+    let weights = shared(&format!("{folder}/{file}"));
+    let node = format!("arch: {arch}, weights: {}", weights.display());
+    match pool {
+        Some(pool) => plan_with(&format!("{node}, output: {pool}"), "", "base"),
+        None => plan_with(
+            &node,
+            "    - {name: pool, op: global_avg_pool, input: base}",
+            "pool",
+        ),
+    }
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Built-in base `arch` (the whole model) with `weights` loaded, and the load report.
 pub fn pretrained_model(arch: &str, weights: &Path) -> (GraphModel, LoadReport) {
     let plan = plan_with(
