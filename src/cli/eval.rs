@@ -2,28 +2,15 @@
 //! when the run did not finish) on one split of its data, and prints the metrics and the
 //! confusion matrix.
 
-use super::Failure;
+use super::{Failure, model_source};
 use runner::data::{Dataset, SplitKind};
 use runner::device::DeviceChoice;
 use runner::train::evaluate::{evaluate, format_metrics};
-use runner::train::reopen;
 use std::path::Path;
 
 /// Evaluates the run in `run_dir` on `split`, on `device` (default: its spec's).
 pub fn run(run_dir: &Path, split: SplitKind, device: Option<DeviceChoice>) -> Result<(), Failure> {
-    let other = |e: runner::train::RunError| Failure::Other(e.to_string());
-    let plan = reopen::plan(run_dir).map_err(other)?;
-    let choice = device.or(plan.spec.spec.device).unwrap_or_default();
-    let device = runner::device::open(choice)
-        .map_err(|e| Failure::Other(e.to_string()))?
-        .device;
-    let (model, progress) = reopen::model(run_dir, &plan, &device).map_err(other)?;
-    if !progress.finished {
-        eprintln!(
-            "note: the run has not finished; evaluating its latest checkpoint (after epoch {}, batch {})",
-            progress.epoch, progress.batch
-        );
-    }
+    let (plan, model, device) = model_source::from_run(run_dir, device)?;
     let spec = &plan.spec.spec;
     let dataset = Dataset::load(&spec.data, plan.spec.base_dir(), spec.seed).map_err(|e| {
         Failure::Other(format!(
@@ -36,7 +23,8 @@ pub fn run(run_dir: &Path, split: SplitKind, device: Option<DeviceChoice>) -> Re
             "the run's data has no {split} split; use --split validation (a test split comes from `data.test_from_validation` or `data.test_dir` in the spec)"
         )));
     }
-    let result = evaluate(&model, &dataset, split, &spec.loss, &device, None).map_err(other)?;
+    let result = evaluate(&model, &dataset, split, &spec.loss, &device, None)
+        .map_err(|e| Failure::Other(e.to_string()))?;
     println!(
         "{} ({} images): {}",
         split,

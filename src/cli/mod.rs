@@ -37,6 +37,15 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `--device`, for the commands that compute with a spec's model.
+#[derive(Debug, clap::Args)]
+pub struct DeviceArg {
+    /// Compute on this device: cpu (default), tch-cpu, wgpu[:N], cuda[:N]; overrides the
+    /// spec's `device:` (`runner devices` lists them).
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<DeviceChoice>,
+}
+
 /// File formats of `runner export`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ExportFormat {
@@ -84,10 +93,9 @@ pub enum Command {
         /// Override a spec value, e.g. `--set phases.fine_tune.epochs=2` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
-        /// Compute on this device: cpu (default), tch-cpu, wgpu[:N], cuda[:N]; overrides the
-        /// spec's `device:` (`runner devices` lists them).
-        #[arg(long, value_name = "DEVICE")]
-        device: Option<DeviceChoice>,
+        /// Where to compute.
+        #[command(flatten)]
+        device: DeviceArg,
         /// Run in this folder (a sweep's trial) instead of `<runs>/<experiment>/<run-id>`.
         #[arg(long, hide = true)]
         run_dir: Option<PathBuf>,
@@ -206,10 +214,9 @@ pub enum Command {
         /// The split: test or validation.
         #[arg(long, default_value = "test", value_parser = parse_split)]
         split: SplitKind,
-        /// Compute on this device: cpu (default), tch-cpu, wgpu[:N], cuda[:N]; overrides the
-        /// spec's `device:` (`runner devices` lists them).
-        #[arg(long, value_name = "DEVICE")]
-        device: Option<DeviceChoice>,
+        /// Where to compute.
+        #[command(flatten)]
+        device: DeviceArg,
     },
     /// Check a spec's data: class counts per split, image sizes, files skipped and why, and a
     /// PNG contact sheet of sample images with their labels and augmented variants.
@@ -237,10 +244,9 @@ pub enum Command {
         /// Override a spec value, e.g. `--set data.batch_size=64` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
-        /// Compute on this device: cpu (default), tch-cpu, wgpu[:N], cuda[:N]; overrides the
-        /// spec's `device:` (`runner devices` lists them).
-        #[arg(long, value_name = "DEVICE")]
-        device: Option<DeviceChoice>,
+        /// Where to compute.
+        #[command(flatten)]
+        device: DeviceArg,
     },
     /// Write a run's trained model (or a spec's model with its pretrained weights) as an ONNX
     /// file or as safetensors, for inference elsewhere.
@@ -283,10 +289,9 @@ pub enum Command {
         /// Image files (JPEG or PNG).
         #[arg(required = true)]
         images: Vec<PathBuf>,
-        /// Compute on this device: cpu (default), tch-cpu, wgpu[:N], cuda[:N]; overrides the
-        /// spec's `device:` (`runner devices` lists them).
-        #[arg(long, value_name = "DEVICE")]
-        device: Option<DeviceChoice>,
+        /// Where to compute.
+        #[command(flatten)]
+        device: DeviceArg,
     },
     /// List the compute backends this runner was built with and the devices each finds here.
     Devices {
@@ -425,7 +430,7 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
                 resume,
                 histograms,
                 frozen_cache: !no_frozen_cache,
-                overrides: &with_device(overrides, device),
+                overrides: &with_device(overrides, device.device),
                 run_dir: run_dir.as_deref(),
                 group,
                 hparams: &hparams,
@@ -478,7 +483,7 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             histograms,
             device,
         } => run::resume(&run, histograms, device, quiet),
-        Command::Eval { run, split, device } => eval::run(&run, split, device),
+        Command::Eval { run, split, device } => eval::run(&run, split, device.device),
         Command::Validate {
             specs,
             layers,
@@ -497,7 +502,12 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             json,
             overrides,
             device,
-        } => bench::run(&spec, steps as usize, json, &with_device(overrides, device)),
+        } => bench::run(
+            &spec,
+            steps as usize,
+            json,
+            &with_device(overrides, device.device),
+        ),
         Command::Export {
             run,
             spec,
@@ -529,7 +539,7 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             labels: labels.as_deref(),
             top,
             images: &images,
-            device,
+            device: device.device,
         }),
         Command::Devices { json } => devices::run(json),
     }

@@ -1,5 +1,5 @@
 //! The model a command runs or exports: a run folder's trained model, or a spec's model with
-//! its pretrained weights (shared by `runner predict` and `runner export`), on the device
+//! its pretrained weights (shared by `runner predict`, `runner export` and `runner eval`), on the device
 //! asked for, else the one its spec names, else `cpu`.
 
 use super::Failure;
@@ -24,8 +24,8 @@ pub fn from_run(
     let (model, progress) = reopen::model(run_dir, &plan, &device).map_err(other)?;
     if !progress.finished {
         eprintln!(
-            "note: the run has not finished; using its latest checkpoint (after epoch {})",
-            progress.epoch
+            "note: the run has not finished; using its latest checkpoint (after epoch {}, batch {})",
+            progress.epoch, progress.batch
         );
     }
     Ok((plan, model, device))

@@ -4,8 +4,8 @@
 //! With `--run`, the run's final model (or latest checkpoint) is used, images are resized like
 //! its training data (whole image, the spec's interpolation) and classes are named from its
 //! `summary.json`. With `--spec`, the spec is planned as for `validate`, the model built on
-//! `--device` (default: the spec's `device:`, else `cpu`) and the pretrained bases loaded from their `weights:` files (`--weights` replaces the file of the
-//! spec's only pretrained node). Each image is decoded, center-cropped to a square, resized
+//! `--device` (default: the spec's `device:`, else `cpu`) and the pretrained bases loaded from
+//! their `weights:` files (`--weights` replaces the file of the spec's only pretrained node). Each image is decoded, center-cropped to a square, resized
 //! (bilinear, as PIL does) to the input node's size and fed as raw 0..255 RGB pixels: the
 //! spec's own `preprocess`/`rescale` node scales them. Outputs go through a softmax (a sigmoid
 //! for a single logit). With `--labels`, a 1001-line file whose line 0 is `background` also
@@ -35,7 +35,7 @@ pub struct Options<'a> {
     /// The images.
     pub images: &'a [PathBuf],
     /// Compute here instead of the spec's device.
-    pub device: Option<runner::device::DeviceChoice>,
+    pub device: Option<DeviceChoice>,
 }
 
 /// The model to run, how to prepare an image for it, and its class names.
