@@ -191,24 +191,13 @@ mod parity {
     const LEARNING_RATE: f64 = 0.5;
 
     fn every_op_plan() -> Plan {
-        let text = format!(
-            r#"name: every_op
-data: {{root: {root}, image_size: [12, 12]}}
-model:
-  nodes:
-    - {{name: image, op: input, shape: [12, 12, 3]}}
-{EVERY_OP}
-  outputs: [logits]
-loss: {{categorical_crossentropy: {{from_logits: true}}}}
-phases:
-  - {{name: p, epochs: 1, optimizer: {{sgd: {{lr: {LEARNING_RATE}}}}}}}
-"#,
-            root = env!("CARGO_MANIFEST_DIR"),
-        );
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/generated.yaml");
-        let loaded =
-            runner::spec::parse(&path, text, &[]).unwrap_or_else(|r| panic!("{}", r.render(false)));
-        runner::plan::plan(&loaded).unwrap_or_else(|_| panic!("the every-op spec plans"))
+        plan_graph(
+            12,
+            EVERY_OP,
+            "logits",
+            &format!("{{sgd: {{lr: {LEARNING_RATE}}}}}"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// What one training step gives: the loss, then every tensor of the model before and after.

@@ -1,6 +1,6 @@
 //! The model a command runs or exports: a run folder's trained model, or a spec's model with
-//! its pretrained weights (shared by `runner predict`, `runner export` and `runner eval`), on the device
-//! asked for, else the one its spec names, else `cpu`.
+//! its pretrained weights (shared by `runner predict`, `runner export` and `runner eval`), on
+//! the device asked for, else the one its spec names, else `cpu`.
 
 use super::Failure;
 use burn::tensor::Device;

@@ -45,17 +45,23 @@ pub fn plan_with(pretrained: &str, extra: &str, output: &str) -> Result<Plan, St
 
 /// Plans a spec whose model is a 224x224 `image` input followed by `nodes` (YAML list lines).
 pub fn plan_nodes(nodes: &str, output: &str) -> Result<Plan, String> {
+    plan_graph(224, nodes, output, "{adam: {lr: 1.0e-3}}")
+}
+
+/// Plans a spec whose model is a `size`x`size` `image` input followed by `nodes` (YAML list
+/// lines), with a categorical loss and one phase with `optimizer` (YAML flow).
+pub fn plan_graph(size: usize, nodes: &str, output: &str, optimizer: &str) -> Result<Plan, String> {
     let text = format!(
         r#"name: t
-data: {{root: {root}, image_size: [224, 224]}}
+data: {{root: {root}, image_size: [{size}, {size}]}}
 model:
   nodes:
-    - {{name: image, op: input, shape: [224, 224, 3]}}
+    - {{name: image, op: input, shape: [{size}, {size}, 3]}}
 {nodes}
   outputs: [{output}]
 loss: {{categorical_crossentropy: {{from_logits: true}}}}
 phases:
-  - {{name: p, epochs: 1, optimizer: {{adam: {{lr: 1.0e-3}}}}}}
+  - {{name: p, epochs: 1, optimizer: {optimizer}}}
 "#,
         root = env!("CARGO_MANIFEST_DIR"),
     );
