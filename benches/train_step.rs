@@ -9,6 +9,7 @@
 use std::path::Path;
 
 fn main() {
+    runner::device::allocator::reuse_freed_buffers();
     let steps: usize = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())

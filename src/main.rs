@@ -7,6 +7,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    runner::device::allocator::reuse_freed_buffers();
     let args = cli::Cli::parse();
     cli::init_logging(args.quiet);
     match cli::run(args.command, args.quiet) {

@@ -14,6 +14,7 @@
 //! (../shared/DESIGN.md section 5), so CUDA goes through libtorch. Never `Device::default()`:
 //! it prefers a GPU backend when one is compiled in and panics without its driver.
 
+pub mod allocator;
 mod backends;
 pub mod listing;
 
