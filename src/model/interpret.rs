@@ -1,7 +1,7 @@
 //! The graph interpreter: evaluates nodes in topological order, freeing each intermediate
 //! tensor after its last reader.
 
-use super::{GraphModel, Layer};
+use super::{GraphModel, Layer, cpu_clamp};
 use crate::plan::graph::{Graph, Op, Pads};
 use crate::spec::model::ActivationFn;
 use burn::module::Module;
@@ -48,8 +48,8 @@ fn activate(value: Value, f: ActivationFn) -> Value {
     }
     match f {
         ActivationFn::Linear => value,
-        ActivationFn::Relu => both!(activation::relu),
-        ActivationFn::Relu6 => both!(activation::relu6),
+        ActivationFn::Relu => both!(cpu_clamp::relu),
+        ActivationFn::Relu6 => both!(cpu_clamp::relu6),
         ActivationFn::Sigmoid => both!(activation::sigmoid),
         ActivationFn::Softmax => {
             value.map(|t| activation::softmax(t, 1), |t| activation::softmax(t, 1))
