@@ -2,7 +2,7 @@
 end-to-end comparison with `runner run` (ci/bench/recipe_compare.py runs both).
 
 Usage: python ci/bench/torch_recipe.py [--data DIR] [--weights FILE] [--epochs HEAD TUNE]
-                                       [--threads N] [--seed S]
+                                       [--threads N] [--seed S] [--dropout P] [--lr LR]
 
 The same work as the spec:
 - data: the class folders under DATA/train and DATA/validation, every image decoded once and
@@ -176,6 +176,8 @@ def main():
     parser.add_argument("--epochs", nargs=2, type=int, default=[10, 10])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--dropout", type=float, default=0.2, help="the head's dropout rate")
+    parser.add_argument("--lr", type=float, default=1e-4, help="Adam's learning rate (feature extraction)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -197,10 +199,10 @@ def main():
     print(json.dumps({"load_seconds": round(load_seconds, 1), "reference_max_diff": diff,
                       "train": len(y_train), "validation": len(y_val), "test": len(y_test)}), flush=True)
 
-    head = torch.nn.Sequential(torch.nn.Dropout(0.2), torch.nn.Linear(1280, 1))
+    head = torch.nn.Sequential(torch.nn.Dropout(args.dropout), torch.nn.Linear(1280, 1))
     phases = [
         ("feature_extraction", args.epochs[0], None,
-         lambda params: torch.optim.Adam(params, lr=1e-4)),
+         lambda params: torch.optim.Adam(params, lr=args.lr)),
         ("fine_tune", args.epochs[1], ("expanded_conv_12", 1),
          lambda params: torch.optim.RMSprop(params, lr=1e-5, alpha=0.9, eps=1e-7)),
     ]
