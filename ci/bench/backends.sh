@@ -5,16 +5,27 @@
 # work), alternately for ROUNDS rounds so that other load on the machine hits all alike; then
 # every figure, the medians and the ratios. Builds runner with `--features tch` (ci/tch-env.sh).
 #   ci/bench/backends.sh [ROUNDS=3] [STEPS=8]
+# BENCH_DEVICES=cpu compares flex alone with PyTorch, with the default build (no libtorch build;
+# the venv of ci/bench/setup-torch.sh is still needed for PyTorch), or with the runner binary
+# given as RUNNER=PATH.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-3} steps=${2:-8}
-source ci/tch-env.sh
-cargo test --release --features tch --no-run --quiet
-runner="$CARGO_TARGET_DIR/release/runner"
+devices=${BENCH_DEVICES:-cpu tch-cpu}
+if [[ " $devices " == *" tch-cpu "* ]]; then
+  source ci/tch-env.sh
+  cargo test --release --features tch --no-run --quiet
+  runner="$CARGO_TARGET_DIR/release/runner"
+else
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/runner-target}"
+  [ -n "${RUNNER:-}" ] || cargo build --release --quiet
+  runner="${RUNNER:-$CARGO_TARGET_DIR/release/runner}"
+  export PATH="${RUNNER_TORCH_VENV:-$HOME/.cache/runner-torch-venv}/bin:$PATH"
+fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for r in $(seq "$rounds"); do
-  for device in cpu tch-cpu; do
+  for device in $devices; do
     echo "== round $r: runner bench --device $device"
     "$runner" bench experiments/mobilenet_ft.yaml --device "$device" --steps "$steps" | tee -a "$log"
   done
@@ -35,9 +46,14 @@ awk '
   }
   END {
     split("`feature_extraction` `fine_tune` inference", steps, " ")
-    printf "== medians, images/s\n%-22s %9s %9s %9s %14s %14s %14s\n", "step", "flex", "libtorch", "pytorch", "flex/pytorch", "libtorch/pyt.", "libtorch/flex"
+    tch = n["libtorch", steps[1]] > 0
+    printf "== medians, images/s\n%-22s %9s %9s %14s", "step", "flex", "pytorch", "flex/pytorch"
+    if (tch) printf " %9s %14s %14s", "libtorch", "libtorch/pyt.", "libtorch/flex"
+    printf "\n"
     for (i = 1; i <= 3; i++) {
-      s = steps[i]; f = median("flex", s); l = median("libtorch", s); p = median("pytorch", s)
-      printf "%-22s %9.1f %9.1f %9.1f %13.2fx %13.2fx %13.2fx\n", s, f, l, p, f / p, l / p, l / f
+      s = steps[i]; f = median("flex", s); p = median("pytorch", s)
+      printf "%-22s %9.1f %9.1f %13.2fx", s, f, p, f / p
+      if (tch) { l = median("libtorch", s); printf " %9.1f %13.2fx %13.2fx", l, l / p, l / f }
+      printf "\n"
     }
   }' "$log"

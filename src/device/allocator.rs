@@ -17,12 +17,15 @@
 const HEAP_GROWTH_BYTES: libc::c_int = 1 << 30;
 
 /// Makes freed tensor buffers stay mapped for the next operation to reuse (see the module
-/// docs). Call once, at the start of the process; does nothing outside Linux with glibc.
+/// docs). Call once, at the start of the process; does nothing outside Linux with glibc, or
+/// when the user set glibc's own `MALLOC_TOP_PAD_` (theirs stands).
 pub fn reuse_freed_buffers() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes glibc's allocation parameters; it is called before any
-    // other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_TOP_PAD, HEAP_GROWTH_BYTES);
+    if std::env::var_os("MALLOC_TOP_PAD_").is_none() {
+        // SAFETY: mallopt only changes glibc's allocation parameters; it is called before any
+        // other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_TOP_PAD, HEAP_GROWTH_BYTES);
+        }
     }
 }
