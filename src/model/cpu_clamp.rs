@@ -24,19 +24,7 @@ pub fn relu<const D: usize>(tensor: Tensor<D>) -> Tensor<D> {
 /// `activation::relu6`.
 pub fn relu6<const D: usize>(tensor: Tensor<D>) -> Tensor<D> {
     // As flex's `clamp(0, 6)`: NaN stays NaN, -0 stays -0.
-    in_place_or(
-        tensor,
-        |x| {
-            if x < 0.0 {
-                0.0
-            } else if x > 6.0 {
-                6.0
-            } else {
-                x
-            }
-        },
-        activation::relu6,
-    )
+    in_place_or(tensor, |x| x.clamp(0.0, 6.0), activation::relu6)
 }
 
 /// Applies `kernel` to every element of `tensor` in place over all cores where it is a flex
