@@ -4,8 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
 command -v pkg-config >/dev/null || missing+=(pkg-config)
-pkg-config --exists fontconfig 2>/dev/null || missing+=(libfontconfig1-dev)
-[ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
 # The optional `turbojpeg` feature (off by default) builds the libjpeg-turbo sources bundled with turbojpeg-sys:
 # a C compiler, cmake, and nasm for its SIMD code (src/data/turbo.rs says why).
 command -v cc >/dev/null || missing+=(gcc)

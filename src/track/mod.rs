@@ -4,7 +4,8 @@
 //!   ([`tensorboard::EventWriter`]) for scalars, images, text, histograms and
 //!   HParams-plugin entries, so `tensorboard --logdir runs` can compare runs.
 //! - [`plots`]: PNG learning curves (accuracy and loss, train and validation,
-//!   with a marker where fine-tuning starts) and a confusion matrix.
+//!   with a marker where fine-tuning starts) and a confusion matrix, with text in the
+//!   [`font`] compiled into the binary.
 //! - [`atomic`]: write-to-temp-then-rename helpers, so an interrupted or failed
 //!   run never leaves a half-written file in place of a complete one.
 //! - [`run_dir`]: run folders named by a hash of the resolved spec, every file name in
@@ -15,6 +16,7 @@
 //! they concern.
 
 pub mod atomic;
+pub mod font;
 pub mod lock;
 pub mod log_file;
 pub mod plots;

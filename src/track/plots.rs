@@ -13,6 +13,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::track::atomic::write_atomically;
+use crate::track::font::{self, FAMILY as FONT};
 
 /// Why a plot could not be written. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +46,6 @@ const CURVES_SIZE: (u32, u32) = (900, 900);
 const TRAIN_COLOR: RGBColor = RGBColor(31, 119, 180);
 const VAL_COLOR: RGBColor = RGBColor(255, 127, 14);
 const MARKER_COLOR: RGBColor = RGBColor(44, 160, 44);
-const FONT: &str = "sans-serif";
 
 fn draw_err(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> PlotError + '_ {
     move |e| PlotError::Draw {
@@ -76,6 +76,7 @@ fn render<F>(path: &Path, size: (u32, u32), draw: F) -> Result<(), PlotError>
 where
     F: FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), PlotError>,
 {
+    font::ensure_registered().map_err(|e| draw_err(path)(&e))?;
     let mut buf = vec![255u8; size.0 as usize * size.1 as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
@@ -475,6 +476,7 @@ const CM_LABEL_CHARS: usize = 16;
 /// Widest of `texts` in pixels at `size` (measured with the plot font;
 /// estimated at 0.6 em per character if the font cannot be loaded).
 fn text_width(texts: &[String], size: f64) -> i32 {
+    let _ = font::ensure_registered();
     let mut buf = [255u8; 3];
     let area = BitMapBackend::with_buffer(&mut buf, (1, 1)).into_drawing_area();
     let font = (FONT, size).into_font().into_text_style(&area);
