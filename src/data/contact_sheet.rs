@@ -4,9 +4,9 @@
 //! and the augmentation.
 //!
 //! The tiles are composed with the `image` crate; the captions are drawn with `plotters`
-//! (already a dependency for charts), which finds a sans-serif font through the system font
-//! configuration (DejaVu on the build machines). If no font can be used, the sheet is still
-//! written, without captions, and a warning is logged.
+//! (already a dependency for charts) in the font compiled into runner
+//! ([`crate::track::font`]), so no system fonts are needed. The user asked for this picture:
+//! if any part of it cannot be made, the command fails and nothing is left at the path.
 
 use super::{DataError, Dataset, SplitKind};
 use image::{RgbImage, imageops};
@@ -138,32 +138,33 @@ fn render(rows: &[Row], out_png: &Path) -> Result<(), DataError> {
             ));
         }
     }
-    draw_texts(&mut sheet, &texts);
-    sheet.save(out_png).map_err(|e| DataError::ContactSheet {
+    let failed = |reason: String| DataError::ContactSheet {
         path: out_png.to_path_buf(),
-        reason: e.to_string(),
-    })
+        reason,
+    };
+    draw_texts(&mut sheet, &texts).map_err(|e| failed(format!("cannot draw its captions: {e}")))?;
+    let mut png = Vec::new();
+    sheet
+        .write_with_encoder(image::codecs::png::PngEncoder::new(&mut png))
+        .map_err(|e| failed(format!("PNG encoding failed: {e}")))?;
+    crate::track::write_atomically(out_png, &png)
+        .map_err(|e| failed(format!("{e}: check the folder exists and is writable")))
 }
 
-fn draw_texts(sheet: &mut RgbImage, texts: &[(String, i32, i32, bool)]) {
+fn draw_texts(sheet: &mut RgbImage, texts: &[(String, i32, i32, bool)]) -> Result<(), String> {
+    use crate::track::font::{FAMILY, ensure_registered};
     use plotters::prelude::*;
+    ensure_registered()?;
     let (w, h) = sheet.dimensions();
     let buf: &mut [u8] = sheet;
     let backend = BitMapBackend::with_buffer(buf, (w, h));
     let area = backend.into_drawing_area();
-    let caption = ("sans-serif", 13).into_font().color(&BLACK);
-    let title = ("sans-serif", 14)
-        .into_font()
-        .style(FontStyle::Bold)
-        .color(&RGBColor(30, 30, 120));
+    let caption = (FAMILY, 13).into_font().color(&BLACK);
+    let title = (FAMILY, 14).into_font().color(&RGBColor(30, 30, 120));
     for (text, x, y, is_title) in texts {
         let style = if *is_title { &title } else { &caption };
-        if let Err(e) = area.draw_text(text, style, (*x, *y)) {
-            tracing::warn!("contact sheet written without captions: cannot draw text: {e}");
-            return;
-        }
+        area.draw_text(text, style, (*x, *y))
+            .map_err(|e| e.to_string())?;
     }
-    if let Err(e) = area.present() {
-        tracing::warn!("contact sheet captions: {e}");
-    }
+    area.present().map_err(|e| e.to_string())
 }

@@ -148,14 +148,12 @@ pub enum DataError {
         source: std::io::Error,
     },
 
-    /// The contact sheet could not be written.
-    #[error(
-        "cannot write the contact sheet {path}: {reason}: check the folder exists and is writable"
-    )]
+    /// The contact sheet could not be drawn or written (nothing is left at the path).
+    #[error("cannot make the contact sheet {path}: {reason}")]
     ContactSheet {
         /// The PNG path.
         path: PathBuf,
-        /// What went wrong.
+        /// What went wrong, and how to fix it.
         reason: String,
     },
 

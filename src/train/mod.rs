@@ -183,9 +183,6 @@ pub enum RunError {
         /// Outputs the model has.
         found: String,
     },
-    /// A plot could not be drawn or written.
-    #[error(transparent)]
-    Plot(#[from] crate::track::plots::PlotError),
     /// The model could not be serialised.
     #[error("cannot serialise the model to {}: {reason}", path.display())]
     SaveModel {

@@ -44,16 +44,22 @@ pub fn finish(
     let final_metrics = final_eval.finish(&spec.metrics);
     tracing::info!("{split}: {}", format_metrics(&final_metrics));
     let history: Vec<EpochMetrics> = progress.history.iter().map(epoch_metrics).collect();
-    plots::learning_curves_png(
-        &run.learning_curves_file(),
-        &history,
-        progress.fine_tune_start,
-    )?;
-    plots::confusion_matrix_png(
-        &run.confusion_matrix_file(&split.to_string()),
-        dataset.class_names(),
-        &final_eval.confusion_matrix(),
-    )?;
+    // A picture that cannot be made must not fail a finished run: warn and go on.
+    let plotted = [
+        plots::learning_curves_png(
+            &run.learning_curves_file(),
+            &history,
+            progress.fine_tune_start,
+        ),
+        plots::confusion_matrix_png(
+            &run.confusion_matrix_file(&split.to_string()),
+            dataset.class_names(),
+            &final_eval.confusion_matrix(),
+        ),
+    ];
+    for e in plotted.into_iter().filter_map(Result::err) {
+        tracing::warn!("{e}; the run's results are complete without it");
+    }
     let model_path = run.model_file();
     let bytes = save::to_safetensors(&model.valid()).map_err(|e| RunError::SaveModel {
         path: model_path.clone(),
