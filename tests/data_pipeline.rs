@@ -276,7 +276,7 @@ fn horizontal_flip_mirrors_or_keeps() {
 }
 
 #[test]
-fn validation_split_and_test_carving_are_stratified_and_seeded() {
+fn splits_are_stratified_and_drawn_from_the_split_seed_not_the_run_seed() {
     let t = tempfile::tempdir().unwrap();
     copy_real(t.path(), "train", 10);
     let mut s = spec(t.path(), 16, 2);
@@ -299,13 +299,23 @@ fn validation_split_and_test_carving_are_stratified_and_seeded() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 20);
-    let seeds_differ = (2..10).any(|seed| {
-        Dataset::load(&s, Path::new("/"), seed)
-            .unwrap()
-            .items(SplitKind::Validation)
-            != a.items(SplitKind::Validation)
+    // The run's seed does not move the splits: seed replicates share them.
+    let splits = |ds: &Dataset| {
+        [SplitKind::Train, SplitKind::Validation, SplitKind::Test].map(|k| ds.items(k).to_vec())
+    };
+    for seed in 2..10 {
+        let other = Dataset::load(&s, Path::new("/"), seed).unwrap();
+        assert_eq!(splits(&other), splits(&a), "seed {seed} moved the splits");
+    }
+    // `split_seed` does.
+    let split_seeds_differ = (1..10).any(|split_seed| {
+        let t = DataSpec {
+            split_seed,
+            ..s.clone()
+        };
+        splits(&Dataset::load(&t, Path::new("/"), 1).unwrap()) != splits(&a)
     });
-    assert!(seeds_differ);
+    assert!(split_seeds_differ);
 }
 
 #[test]

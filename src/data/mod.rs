@@ -15,9 +15,10 @@
 //!   are never shuffled nor augmented.
 //! - [`report`] does the whole job of `runner data SPEC`: load, summary, contact sheet.
 //!
-//! Randomness: every random choice (validation split, test carving, shuffles, augmentation)
-//! comes from the spec's top-level seed through a SplitMix64 stream tagged by purpose, so the
-//! same seed gives the same data, run after run.
+//! Randomness: every random choice comes from a seed through a SplitMix64 stream tagged by
+//! purpose, so the same seed gives the same data, run after run: the validation split and test
+//! carving from `data.split_seed` (fixed, so seed replicates share their splits), shuffles and
+//! augmentation from the spec's top-level seed.
 
 pub mod augment;
 mod cache;
@@ -129,7 +130,7 @@ impl Dataset {
         }
         let size = spec.image_size;
         let per = size[0] as usize * size[1] as usize * 3;
-        crate::plan::memory::check_fits(
+        crate::machine::check_fits(
             &format!(
                 "keeping the {} images decoded at {}x{} ({} bytes each)",
                 listing.files.len(),
@@ -230,15 +231,18 @@ impl Dataset {
                     )));
                 }
                 let k = ((n as f64 * frac).round() as usize).clamp(1, n - 1);
-                validation[label] = carve(items, k, &[seed, TAG_VALIDATION_SPLIT, label as u64]);
+                validation[label] = carve(
+                    items,
+                    k,
+                    &[spec.split_seed, TAG_VALIDATION_SPLIT, label as u64],
+                );
             }
         }
-        let mut has_test = spec.test_dir.is_some();
+        let has_test = spec.has_test();
         if spec.test_from_validation > 0.0 {
-            has_test = true;
             for (label, items) in validation.iter_mut().enumerate() {
                 let k = (items.len() as f64 * spec.test_from_validation).round() as usize;
-                test[label] = carve(items, k, &[seed, TAG_TEST_SPLIT, label as u64]);
+                test[label] = carve(items, k, &[spec.split_seed, TAG_TEST_SPLIT, label as u64]);
             }
         }
         let flatten = |v: Vec<Vec<Item>>| {

@@ -2,8 +2,9 @@
 //!
 //! Names follow Keras `image_dataset_from_directory` where a user would expect them
 //! (`validation_split`, `label_mode`, `class_names`, `interpolation`, `image_size`,
-//! `batch_size`). The random seed is not part of this section: it is the spec's top-level
-//! `seed`, passed to [`crate::data::Dataset::load`].
+//! `batch_size`). The seed of shuffling and augmentation is not part of this section: it is the
+//! spec's top-level `seed`, passed to [`crate::data::Dataset::load`]. The validation and test
+//! splits have a seed of their own, `split_seed`, so that seed replicates share them.
 //!
 //! Every value-range rule that JSON Schema can express is declared here with `schemars`
 //! attributes, so the spec loader rejects bad values with a located error. Rules that span
@@ -38,16 +39,22 @@ pub struct DataSpec {
     pub batch_size: usize,
     /// Fraction of the images of `root` held out for validation, when `root` holds the class
     /// folders directly (no `train/` and `validation/`). The split is stratified by class and
-    /// drawn from the spec's `seed`. Must be strictly between 0 and 1.
+    /// drawn from `split_seed`. Must be strictly between 0 and 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("exclusiveMinimum" = 0.0, "exclusiveMaximum" = 1.0))]
     pub validation_split: Option<f64>,
     /// Fraction of the validation split moved into a test split, stratified by class and
-    /// drawn from the seed (the Keras transfer-learning tutorial moves 20% of validation into
-    /// test). 0 means no test split carved from validation.
+    /// drawn from `split_seed` (the Keras transfer-learning tutorial moves 20% of validation
+    /// into test). 0 means no test split carved from validation.
     #[serde(default)]
     #[schemars(range(min = 0.0, max = 0.9))]
     pub test_from_validation: f64,
+    /// Seed of the validation and test splits drawn by `validation_split` and
+    /// `test_from_validation`. Independent of the spec's `seed` and fixed by default, so runs
+    /// that differ only in `seed` (a sweep's replicates) are selected and tested on the same
+    /// images; change it only to study how much the split itself matters.
+    #[serde(default = "default_split_seed")]
+    pub split_seed: u64,
     /// Folder holding a test split of its own (one folder per class). Relative paths are
     /// resolved against `root`. Cannot be combined with `test_from_validation`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +102,10 @@ pub struct DataSpec {
     pub augment: Vec<Augmentation>,
 }
 
+fn default_split_seed() -> u64 {
+    42
+}
+
 fn default_batch_size() -> usize {
     32
 }
@@ -108,6 +119,11 @@ fn default_true() -> bool {
 }
 
 impl DataSpec {
+    /// True when the data has a test split (a folder of its own, or carved from validation).
+    pub fn has_test(&self) -> bool {
+        self.test_dir.is_some() || self.test_from_validation > 0.0
+    }
+
     /// A spec with defaults for everything but the folder and the image size.
     pub fn new(root: impl Into<PathBuf>, image_size: [u32; 2]) -> Self {
         DataSpec {
@@ -117,6 +133,7 @@ impl DataSpec {
             batch_size: default_batch_size(),
             validation_split: None,
             test_from_validation: 0.0,
+            split_seed: default_split_seed(),
             test_dir: None,
             class_names: None,
             label_mode: LabelMode::default(),
