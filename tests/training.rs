@@ -9,6 +9,7 @@ mod common;
 use common::{interrupt_after, runner_command};
 
 use runner::track::records::Summary;
+use runner::train::features::DiskCache;
 use runner::train::{self, Outcome, RunOptions};
 use safetensors::SafeTensors;
 use safetensors::tensor::{Dtype, TensorView};
@@ -136,8 +137,44 @@ fn train_with(dir: &Path, phases: &str, options: &RunOptions) -> (std::path::Pat
     }
 }
 
+/// Runs under `runs_dir`, with the frozen-prefix cache next to it (not in the user's cache).
 fn options(runs_dir: &Path) -> RunOptions {
-    RunOptions::new(runs_dir)
+    RunOptions {
+        prefix_cache: Some(disk_cache(runs_dir, env!("RUNNER_BUILD_ID"))),
+        ..RunOptions::new(runs_dir)
+    }
+}
+
+fn disk_cache(runs_dir: &Path, build: &str) -> DiskCache {
+    DiskCache {
+        dir: runs_dir.with_file_name("frozen-cache"),
+        limit_bytes: u64::MAX,
+        build: build.to_string(),
+    }
+}
+
+#[test]
+fn stored_prefix_tables_of_another_build_are_never_read() {
+    let dir = setup();
+    let phases = "  - {name: head, epochs: 1, freeze: [base], optimizer: {adam: {lr: 0.05}}}\n";
+    let runs = dir.path().join("runs");
+    let entries =
+        || std::fs::read_dir(runs.with_file_name("frozen-cache")).map_or(0, |d| d.count());
+    let run_with = |build: &str| {
+        let options = RunOptions {
+            prefix_cache: Some(disk_cache(&runs, build)),
+            again: true,
+            ..options(&runs)
+        };
+        train_with(dir.path(), phases, &options)
+    };
+    let (_, first) = run_with("build-a");
+    assert_eq!(entries(), 1, "the first run stores its table");
+    let (_, same) = run_with("build-a");
+    assert_eq!(entries(), 1, "the same build reads it");
+    assert_eq!(first.final_validation, same.final_validation);
+    run_with("build-b");
+    assert_eq!(entries(), 2, "another build computes its own");
 }
 
 fn tensors(path: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -5,7 +5,7 @@
 //! after the current batch. Dropout draws its randomness from (seed, epoch, batch) and the data
 //! order and augmentation from (seed, epoch, image), so a resumed run takes exactly the steps
 //! an uninterrupted one takes. A sweep trial with pruning judges itself after each epoch
-//! ([`crate::sweep::prune`]) and may stop there, with a checkpoint.
+//! (a [`Pruner`](super::Pruner)) and may stop there, with a checkpoint.
 
 use super::checkpoint::{self, BestModel, Checkpoint, Progress};
 use super::evaluate::{evaluate, format_metrics, images_tensor, scalar, to_vec};
@@ -189,7 +189,13 @@ impl<'a> Trainer<'a> {
             let phase = &self.plan.phases[index];
             self.model = phase::apply(self.model, phase);
             self.features = if self.options.frozen_cache {
-                PhaseFeatures::compute(&self.model, phase, &self.dataset, &self.device)?
+                PhaseFeatures::compute(
+                    &self.model,
+                    phase,
+                    &self.dataset,
+                    &self.device,
+                    self.options.prefix_cache.as_ref(),
+                )?
             } else {
                 PhaseFeatures::default()
             };

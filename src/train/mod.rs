@@ -29,12 +29,21 @@ pub mod schedule;
 use crate::model::weights;
 use crate::plan::Plan;
 use crate::track::lock::{LockError, RunLock};
-use crate::track::records::{Failure, Pruned, Summary};
+use crate::track::records::{EpochRecord, Failure, Pruned, Summary};
 use crate::track::run_dir::{self, RecordError, RunFolder};
 use crate::track::{RunDir, RunStatus, atomic, write_atomically};
 use checkpoint::CheckpointError;
 pub use interrupt::Interrupter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Decides after each epoch whether a run stops early because other runs are ahead of it
+/// (a sweep's pruning rules, `crate::sweep::prune`).
+pub trait Pruner: std::fmt::Debug + Send + Sync {
+    /// `Some` when the run in `run_dir`, whose epochs so far are `history` (the last one just
+    /// ended), should stop now.
+    fn judge(&self, run_dir: &Path, history: &[EpochRecord]) -> Option<Pruned>;
+}
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -50,6 +59,9 @@ pub struct RunOptions {
     /// Compute a phase's frozen prefix once and store its outputs (see [`features`]) instead
     /// of running it every epoch; the results are the same.
     pub frozen_cache: bool,
+    /// Where stored frozen-prefix outputs are also kept on disk, for later runs (`None`: in
+    /// memory only).
+    pub prefix_cache: Option<features::DiskCache>,
     /// Stops the run after its current batch when set (the binary sets it on Ctrl-C).
     pub interrupter: Interrupter,
     /// Run in this folder instead of `runs_dir/<experiment>/<run-id>` (a sweep's trial):
@@ -62,14 +74,15 @@ pub struct RunOptions {
     pub group: String,
     /// A sweep trial's pruning: after each epoch the run compares itself with the sweep's
     /// other trials and stops when it is behind.
-    pub prune: Option<crate::sweep::prune::Pruning>,
+    pub prune: Option<Arc<dyn Pruner>>,
     /// Compute on this device instead of the spec's `device:` (`runner resume --device`;
     /// `runner run --device` sets the spec's instead, so it is part of the run's spec).
     pub device: Option<crate::device::DeviceChoice>,
 }
 
 impl RunOptions {
-    /// Options for runs under `runs_dir`, everything else off.
+    /// Options for runs under `runs_dir`, everything else off but the frozen-prefix cache,
+    /// configured from the environment ([`features::DiskCache::from_environment`]).
     pub fn new(runs_dir: impl Into<PathBuf>) -> Self {
         Self {
             runs_dir: runs_dir.into(),
@@ -77,6 +90,9 @@ impl RunOptions {
             progress: false,
             histograms: false,
             frozen_cache: true,
+            prefix_cache: features::DiskCache::from_environment()
+                .inspect_err(|e| tracing::warn!("frozen-prefix disk cache off: {e}"))
+                .ok(),
             interrupter: Interrupter::new(),
             folder: None,
             hparams: Vec::new(),

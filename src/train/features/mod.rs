@@ -20,13 +20,14 @@ mod store;
 use super::RunError;
 use super::evaluate::{images_tensor, to_vec};
 use crate::data::{Batch, Dataset, SplitKind};
+use crate::machine::{human, total_memory};
 use crate::model::{GraphModel, Value};
 use crate::plan::PhasePlan;
-use crate::plan::memory::{human, total_memory};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use std::rc::Rc;
 use std::time::Instant;
+pub use store::DiskCache;
 use store::{PrefixStore, Tables};
 
 /// The share of the machine's memory the stored values may take; above it the prefix runs
@@ -182,11 +183,13 @@ impl PhaseFeatures {
     /// Computes the tables `phase` can use on `model` (already set up for the phase), or none
     /// where the phase has no frozen prefix worth storing or the values would not fit in
     /// memory. Logs what it did.
+    /// Tables are kept on disk in `cache` when given.
     pub fn compute(
         model: &GraphModel,
         phase: &PhasePlan,
         dataset: &Dataset,
         device: &Device,
+        cache: Option<&DiskCache>,
     ) -> Result<Self, RunError> {
         let graph = model.graph();
         let frontier = model.prefix_frontier(&phase.constant);
@@ -222,7 +225,12 @@ impl PhaseFeatures {
         }
         let inference = model.valid();
         let constant = &phase.constant;
-        let mut fixed = PrefixStore::open(&inference, constant, dataset, Tables::Fixed, device);
+        let open = |tables| {
+            cache.map(|cache| {
+                PrefixStore::open(cache, &inference, constant, dataset, tables, device)
+            })
+        };
+        let mut fixed = open(Tables::Fixed);
         let table = Rc::new(stored_or_computed(
             fixed.as_mut(),
             if augmented { "held-out" } else { "images" },
@@ -231,7 +239,7 @@ impl PhaseFeatures {
             device,
         )?);
         let train = if augmented {
-            match PrefixStore::open(&inference, constant, dataset, Tables::PerEpoch, device) {
+            match open(Tables::PerEpoch) {
                 Some(store) => TrainFeatures::PerEpoch {
                     store,
                     inference: Box::new(inference),

@@ -11,17 +11,17 @@
 //! the base once for all its trials. Entries live under `<cache root>/frozen/<key>/<table>.bin`
 //! (the cache root of downloads, `$RUNNER_CACHE`; tables `images-<digest>` (every image) or
 //! `held-out-<digest>` (validation and test images), and `epoch-<e>`),
-//! where the key is a SHA-256 of exactly those inputs plus the backend and versions, so a
-//! changed weights file, graph, image or setting can never hit an old entry. The folder is
-//! kept under a size limit (`RUNNER_FROZEN_CACHE_GIB`, default 8), least recently used
-//! entries first. The cache is an optimisation only: any failure to read or write it is
+//! where the key is a SHA-256 of exactly those inputs plus the backend and the build's
+//! identity (a hash of runner's sources, lock file, features and compiler, made by build.rs),
+//! so a changed weights file, graph, image, setting or build can never hit an old entry. The
+//! folder is kept under a size limit ([`DiskCache`]), least recently used entries first. The cache is an optimisation only: any failure to read or write it is
 //! logged and the run computes the values itself.
 
 use super::{PrefixTable, StoredNode};
 use crate::data::{Dataset, SplitKind};
+use crate::machine::human;
 use crate::model::GraphModel;
 use crate::model::save::named_tensors;
-use crate::plan::memory::human;
 use crate::track::atomic::write_atomically;
 use burn::tensor::Device;
 use sha2::{Digest, Sha256};
@@ -33,6 +33,36 @@ use std::time::SystemTime;
 const DEFAULT_LIMIT_GIB: f64 = 8.0;
 /// First bytes of an entry file.
 const MAGIC: &[u8; 8] = b"RUNPFX01";
+
+/// Where stored tables live, how much room they may take, and which build's they are: the
+/// run's configuration of the disk cache ([`crate::train::RunOptions::prefix_cache`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiskCache {
+    /// The folder of the entries.
+    pub dir: PathBuf,
+    /// The folder's size limit in bytes.
+    pub limit_bytes: u64,
+    /// The identity of the build that computes the tables: entries of another build are
+    /// never read.
+    pub build: String,
+}
+
+impl DiskCache {
+    /// `frozen/` under runner's cache root (`$RUNNER_CACHE`, else `runner` in the user's
+    /// cache folder), limited to `$RUNNER_FROZEN_CACHE_GIB` GiB (default 8), for this build.
+    pub fn from_environment() -> Result<Self, String> {
+        let gib = std::env::var("RUNNER_FROZEN_CACHE_GIB")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| *v >= 0.0)
+            .unwrap_or(DEFAULT_LIMIT_GIB);
+        Ok(Self {
+            dir: crate::fetch::cache::root()?.join("frozen"),
+            limit_bytes: (gib * 1024.0 * 1024.0 * 1024.0) as u64,
+            build: env!("RUNNER_BUILD_ID").to_string(),
+        })
+    }
+}
 
 /// Which tables a store holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +78,7 @@ pub enum Tables {
 #[derive(Debug)]
 pub struct PrefixStore {
     dir: PathBuf,
+    limit_bytes: u64,
     tables: Tables,
     /// Tables read from the cache.
     pub hits: usize,
@@ -56,30 +87,24 @@ pub struct PrefixStore {
 }
 
 impl PrefixStore {
-    /// The store of `tables` of the prefix `constant` of `model` over `dataset`'s images, or
-    /// `None` (with a warning) when there is no cache folder.
+    /// The store in `cache` of `tables` of the prefix `constant` of `model` over `dataset`'s
+    /// images.
     pub fn open(
+        cache: &DiskCache,
         model: &GraphModel,
         constant: &[bool],
         dataset: &Dataset,
         tables: Tables,
         device: &Device,
-    ) -> Option<Self> {
-        let root = match crate::fetch::cache::root() {
-            Ok(root) => root,
-            Err(e) => {
-                tracing::warn!("frozen-prefix cache off: {e}");
-                return None;
-            }
-        };
-        Some(Self {
-            dir: root
-                .join("frozen")
-                .join(key(model, constant, dataset, tables, device)),
+    ) -> Self {
+        let key = key(&cache.build, model, constant, dataset, tables, device);
+        Self {
+            dir: cache.dir.join(key),
+            limit_bytes: cache.limit_bytes,
             tables,
             hits: 0,
             misses: 0,
-        })
+        }
     }
 
     /// The folder of this phase's entries.
@@ -130,7 +155,7 @@ impl PrefixStore {
             return;
         }
         if let Some(cache) = self.dir.parent() {
-            trim(cache, limit_bytes());
+            trim(cache, self.limit_bytes);
         }
     }
 
@@ -160,8 +185,9 @@ impl PrefixStore {
     }
 }
 
-/// SHA-256 of everything the stored values of `tables` depend on.
+/// SHA-256 of everything the stored values of `tables` depend on, `build` included.
 fn key(
+    build: &str,
     model: &GraphModel,
     constant: &[bool],
     dataset: &Dataset,
@@ -171,9 +197,7 @@ fn key(
     let mut hash = Sha256::new();
     // The device: another backend computes the same prefix to other rounding.
     hash.update(format!(
-        "runner frozen prefix v2 {} {} {device:?}\n",
-        env!("CARGO_PKG_VERSION"),
-        env!("RUNNER_BURN_VERSION")
+        "runner frozen prefix v3 build {build} {device:?}\n"
     ));
     let graph = model.graph();
     let mut prefix = BTreeSet::new();
@@ -225,16 +249,6 @@ fn key(
         }
     }
     format!("{:x}", hash.finalize())[..32].to_string()
-}
-
-/// The folder's size limit: `RUNNER_FROZEN_CACHE_GIB`, else [`DEFAULT_LIMIT_GIB`].
-fn limit_bytes() -> u64 {
-    let gib = std::env::var("RUNNER_FROZEN_CACHE_GIB")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|v| *v >= 0.0)
-        .unwrap_or(DEFAULT_LIMIT_GIB);
-    (gib * 1024.0 * 1024.0 * 1024.0) as u64
 }
 
 /// Removes the least recently used entries under `cache` until it holds at most `limit`
