@@ -7,6 +7,11 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // A closed stdout (`runner compare runs | head -1`) ends the program quietly, as it does
+    // other command-line tools, instead of making `println!` panic. Rust ignores SIGPIPE by
+    // default; this restores the default action.
+    // SAFETY: called before any thread starts; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     runner::device::allocator::reuse_freed_buffers();
     let args = cli::Cli::parse();
     cli::init_logging(args.quiet);

@@ -4,10 +4,21 @@
 use super::Failure;
 use runner::check::baseline::Baseline;
 use runner::check::target;
-use std::path::Path;
+use std::path::PathBuf;
 
-/// Writes the baseline of `run` to `out`, or prints it.
-pub fn run(run: &Path, out: Option<&Path>) -> Result<(), Failure> {
+/// `runner baseline RUN`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run folder (or sweep folder).
+    run: PathBuf,
+    /// Where to write it (default: print it).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Writes the baseline of the run to `--out`, or prints it.
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let (run, out) = (&args.run, &args.out);
     let target = target::load(run).map_err(|e| Failure::NotChecked(e.to_string()))?;
     let json = Baseline::of(&target).to_json();
     match out {

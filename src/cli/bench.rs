@@ -2,21 +2,36 @@
 //! `runner::bench`).
 
 use super::Failure;
+use super::args::{DeviceArg, Overrides};
 use runner::plan;
-use runner::spec::{self, overrides::Override};
-use std::path::Path;
+use runner::spec;
+use std::path::PathBuf;
+
+/// `runner bench SPEC`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The spec file.
+    spec: PathBuf,
+    /// Timed steps per measurement (after 2 warm-up steps).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    steps: u32,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(flatten)]
+    device: DeviceArg,
+}
 
 /// Plans the spec, measures it and prints the figures (a table, or JSON).
-pub fn run(
-    spec_path: &Path,
-    steps: usize,
-    json: bool,
-    overrides: &[Override],
-) -> Result<(), Failure> {
-    let loaded = spec::load(spec_path, overrides).map_err(|r| Failure::InvalidSpec(vec![r]))?;
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let overrides = args.overrides.with_device(&args.device);
+    let loaded = spec::load(&args.spec, &overrides).map_err(|r| Failure::InvalidSpec(vec![r]))?;
     let plan = plan::plan(&loaded).map_err(Failure::InvalidSpec)?;
-    let report = runner::bench::run(&plan, steps).map_err(|e| Failure::Other(e.to_string()))?;
-    if json {
+    let report = runner::bench::run(&plan, args.steps as usize)
+        .map_err(|e| Failure::Other(e.to_string()))?;
+    if args.json {
         let text =
             serde_json::to_string_pretty(&report).map_err(|e| Failure::Other(e.to_string()))?;
         println!("{text}");

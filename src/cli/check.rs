@@ -7,9 +7,18 @@ use runner::check::evaluate::{self, DEFAULT_SIGMAS};
 use runner::check::{CheckError, baseline::Baseline, report, target};
 use std::path::{Path, PathBuf};
 
+/// `runner check RUN|SWEEP`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run folder (or sweep folder: seed replicates are compared by their mean).
+    pub run: PathBuf,
+    #[command(flatten)]
+    pub options: CheckOptions,
+}
+
 /// Options of `runner check` (and of `runner run --check`).
 #[derive(Debug, Clone, clap::Args)]
-pub struct CheckArgs {
+pub struct CheckOptions {
     /// Compare with this baseline file (from `runner baseline`) or run/sweep folder instead
     /// of the baselines the checks name.
     #[arg(long, value_name = "FILE|RUN")]
@@ -22,12 +31,22 @@ pub struct CheckArgs {
     pub markdown: Option<PathBuf>,
     /// With seed replicates, a drop beyond the tolerance fails only when it also exceeds this
     /// many standard deviations of the seeds.
-    #[arg(long, value_name = "K", default_value_t = DEFAULT_SIGMAS)]
+    #[arg(long, value_name = "K", default_value_t = DEFAULT_SIGMAS, value_parser = parse_sigmas, allow_negative_numbers = true)]
     pub sigmas: f64,
 }
 
+/// `--sigmas`: a number of standard deviations, 0 or more.
+fn parse_sigmas(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(k) if k.is_finite() && k >= 0.0 => Ok(k),
+        _ => Err(format!(
+            "`{text}` is not a number of standard deviations: give 0 or more, e.g. 2"
+        )),
+    }
+}
+
 /// Checks the run or sweep in `path`.
-pub fn run(path: &Path, args: &CheckArgs) -> Result<(), Failure> {
+pub fn run(path: &Path, args: &CheckOptions) -> Result<(), Failure> {
     let not_checked = |e: CheckError| Failure::NotChecked(e.to_string());
     let target = target::load(path).map_err(not_checked)?;
     if target.spec.spec.checks.is_empty() {
@@ -43,6 +62,9 @@ pub fn run(path: &Path, args: &CheckArgs) -> Result<(), Failure> {
         .transpose()
         .map_err(not_checked)?;
     let outcome = evaluate::evaluate(&target, baseline.as_ref(), args.sigmas);
+    for warning in &outcome.warnings {
+        eprintln!("warning: {warning}");
+    }
     print!("{}", report::text(&outcome));
     let write = |file: &Option<PathBuf>, text: String| match file {
         Some(file) => write_creating_folder(file, &text).map_err(|e| {

@@ -2,48 +2,55 @@
 //! the ranking metric's best and final values, test metrics, time, status), optionally a plot.
 
 use super::Failure;
-use runner::compare::render::{Format, render};
 use runner::compare::{self, TableOptions};
-use runner::sweep::spec::Goal;
-use std::path::{Path, PathBuf};
+use runner::metric::Goal;
+use runner::table::{Format, render};
+use std::path::PathBuf;
 
-/// What `runner compare` was asked.
-pub struct CompareArgs<'a> {
-    /// Run, sweep or experiment folders.
-    pub paths: &'a [PathBuf],
-    /// Ranking metric.
-    pub metric: Option<&'a str>,
-    /// Lower is better.
-    pub min: bool,
-    /// Sort column.
-    pub sort: Option<&'a str>,
-    /// Output format name.
-    pub format: &'a str,
-    /// Plot file.
-    pub plot: Option<&'a Path>,
+/// `runner compare PATH...`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Run folders, sweep folders, or folders of runs.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The metric to rank by (default: the sweep's, else validation/accuracy).
+    #[arg(long)]
+    metric: Option<String>,
+    /// Whether higher (max) or lower (min) is better for the ranking metric (default: the
+    /// sweep's goal for its metric, else min for a loss, `seconds` and `epochs`, max for the
+    /// rest).
+    #[arg(long, value_enum, conflicts_with = "min")]
+    goal: Option<Goal>,
+    /// Lower is better: the same as `--goal min`.
+    #[arg(long)]
+    min: bool,
+    /// Sort by this column instead of the ranking metric.
+    #[arg(long)]
+    sort: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Also draw validation curves and the metric against each parameter into this PNG.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 /// Prints the comparison.
-pub fn run(args: &CompareArgs) -> Result<(), Failure> {
+pub fn run(args: &Args) -> Result<(), Failure> {
     let other = |e: compare::CompareError| Failure::Other(e.to_string());
-    let format: Format = args.format.parse().map_err(Failure::Other)?;
-    let (runs, sweep) = compare::collect(args.paths).map_err(other)?;
-    let metric = args
-        .metric
-        .map(str::to_string)
-        .or_else(|| sweep.as_ref().map(|s| s.metric.clone()))
-        .unwrap_or_else(|| "validation/accuracy".into());
-    let goal_max = !args.min && sweep.as_ref().is_none_or(|s| s.goal == Goal::Max);
+    let (runs, sweep) = compare::collect(&args.paths).map_err(other)?;
+    let goal = args.goal.or(args.min.then_some(Goal::Min));
+    let (metric, goal) = compare::ranking(args.metric.as_deref(), goal, sweep.as_ref());
     let options = TableOptions {
         metric: metric.clone(),
-        goal_max,
-        sort: args.sort.map(str::to_string),
+        goal,
+        sort: args.sort.clone(),
     };
     let table = compare::table(&runs, sweep.as_ref(), &options).map_err(other)?;
-    print!("{}", render(&table, format));
-    if let Some(plot) = args.plot {
+    print!("{}", render(&table, args.format));
+    if let Some(plot) = &args.plot {
         let parameters = compare::differing_parameters(&runs, sweep.as_ref());
-        compare::plot::plot(plot, &runs, &metric, goal_max, &parameters).map_err(other)?;
+        compare::plot::plot(plot, &runs, &metric, goal, &parameters).map_err(other)?;
         eprintln!("plot: {}", plot.display());
     }
     Ok(())

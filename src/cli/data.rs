@@ -3,18 +3,33 @@
 //! spec gives its `data.source`.
 
 use super::Failure;
+use super::args::Overrides;
 use runner::fetch::{self, Fetch};
-use runner::spec::{self, overrides::Override};
-use std::path::{Path, PathBuf};
+use runner::spec;
+use std::path::PathBuf;
 
-/// Loads the spec's data, prints the summary and writes the contact sheet to `out`
+/// `runner data SPEC`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The spec file.
+    spec: PathBuf,
+    /// Where to write the contact sheet (default: `<spec name>-data.png` here).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    overrides: Overrides,
+}
+
+/// Loads the spec's data, prints the summary and writes the contact sheet to `--out`
 /// (default: `<spec name>-data.png` in the current folder).
-pub fn run(spec_path: &Path, out: Option<&Path>, overrides: &[Override]) -> Result<(), Failure> {
-    let loaded = spec::load(spec_path, overrides).map_err(|r| Failure::InvalidSpec(vec![r]))?;
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let spec_path = &args.spec;
+    let loaded = spec::load(spec_path, &args.overrides.overrides)
+        .map_err(|r| Failure::InvalidSpec(vec![r]))?;
     let loaded = fetch::resolve(&loaded, Fetch::Missing)
         .map_err(|e| Failure::InvalidSpec(vec![loaded.report(vec![e.diagnostic(&loaded)])]))?
         .spec;
-    let out = out.map(Path::to_path_buf).unwrap_or_else(|| {
+    let out = args.out.clone().unwrap_or_else(|| {
         let stem = spec_path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

@@ -4,10 +4,18 @@
 use super::Failure;
 use runner::device::listing;
 
+/// `runner devices`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print the list as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 /// Prints the listing (a table, or JSON).
-pub fn run(json: bool) -> Result<(), Failure> {
+pub fn run(args: &Args) -> Result<(), Failure> {
     let report = listing::report();
-    if json {
+    if args.json {
         let text =
             serde_json::to_string_pretty(&report).map_err(|e| Failure::Other(e.to_string()))?;
         println!("{text}");

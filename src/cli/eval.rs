@@ -2,15 +2,35 @@
 //! when the run did not finish) on one split of its data, and prints the metrics and the
 //! confusion matrix.
 
+use super::args::DeviceArg;
 use super::{Failure, model_source};
 use runner::data::{Dataset, SplitKind};
-use runner::device::DeviceChoice;
 use runner::train::evaluate::{evaluate, format_metrics};
-use std::path::Path;
+use std::path::PathBuf;
 
-/// Evaluates the run in `run_dir` on `split`, on `device` (default: its spec's).
-pub fn run(run_dir: &Path, split: SplitKind, device: Option<DeviceChoice>) -> Result<(), Failure> {
-    let (plan, model, device) = model_source::from_run(run_dir, device)?;
+/// `runner eval RUN`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run folder, e.g. runs/mobilenet_ft/0ecd50e218.
+    run: PathBuf,
+    /// The split: test or validation.
+    #[arg(long, default_value = "test", value_parser = parse_split)]
+    split: SplitKind,
+    #[command(flatten)]
+    device: DeviceArg,
+}
+
+fn parse_split(text: &str) -> Result<SplitKind, String> {
+    [SplitKind::Test, SplitKind::Validation]
+        .into_iter()
+        .find(|s| s.to_string() == text)
+        .ok_or_else(|| format!("unknown split `{text}`: use test or validation"))
+}
+
+/// Evaluates the run on `--split`, on `--device` (default: its spec's).
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let (run_dir, split) = (&args.run, args.split);
+    let (plan, model, device) = model_source::from_run(run_dir, args.device.device)?;
     let spec = &plan.spec.spec;
     let dataset = Dataset::load(&spec.data, plan.spec.base_dir(), spec.seed).map_err(|e| {
         Failure::Other(format!(

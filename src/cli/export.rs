@@ -4,35 +4,41 @@
 use super::{Failure, model_source};
 use runner::export::{self, Format};
 use runner::track::atomic::write_atomically;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// Options of `runner export`.
-pub struct Options<'a> {
-    /// A run folder (instead of `spec`).
-    pub run: Option<&'a Path>,
-    /// The spec.
-    pub spec: Option<&'a Path>,
-    /// Replaces the weights file of the spec's pretrained node.
-    pub weights: Option<&'a Path>,
-    /// The format.
-    pub format: Format,
-    /// The file to write; default `<experiment>.<extension>` in the current folder.
-    pub out: Option<&'a Path>,
+/// `runner export RUN` or `runner export --spec SPEC`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run folder whose final model to write.
+    #[arg(required_unless_present = "spec", conflicts_with_all = ["spec", "weights"])]
+    run: Option<PathBuf>,
+    /// The spec whose model to write, with its pretrained weights (no training).
+    #[arg(long)]
+    spec: Option<PathBuf>,
+    /// Weights file for the spec's pretrained node, instead of its `weights:`.
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = Format::Onnx)]
+    format: Format,
+    /// The file to write [default: `<experiment name>.onnx` or `.safetensors` here].
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// Writes the file and says what it holds.
-pub fn run(o: &Options) -> Result<(), Failure> {
+pub fn run(o: &Args) -> Result<(), Failure> {
     // Exporting only reads parameters: the CPU is always there.
     let cpu = Some(runner::device::DeviceChoice::Cpu);
-    let (plan, model, _) = match (o.run, o.spec) {
+    let (plan, model, _) = match (&o.run, &o.spec) {
         (Some(run_dir), _) => model_source::from_run(run_dir, cpu)?,
-        (None, Some(spec)) => model_source::from_spec(spec, o.weights, cpu)?,
+        (None, Some(spec)) => model_source::from_spec(spec, o.weights.as_deref(), cpu)?,
         (None, None) => return Err(Failure::Other("give a run folder or --spec SPEC".into())),
     };
     let name = &plan.spec.spec.name;
     let out = o
         .out
-        .map(Path::to_path_buf)
+        .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{name}.{}", o.format.extension())));
     let bytes = export::to_bytes(&model, name, o.format).map_err(Failure::Other)?;
     write_atomically(&out, &bytes)

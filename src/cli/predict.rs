@@ -11,6 +11,7 @@
 //! for a single logit). With `--labels`, a 1001-line file whose line 0 is `background` also
 //! serves 1000-way models (index i is line i + 1).
 
+use super::args::DeviceArg;
 use super::{Failure, model_source};
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -20,22 +21,30 @@ use runner::model::GraphModel;
 use runner::track::RunDir;
 use std::path::{Path, PathBuf};
 
-/// Options of `runner predict`.
-pub struct Options<'a> {
-    /// A run folder (instead of `spec`).
-    pub run: Option<&'a Path>,
-    /// The spec.
-    pub spec: Option<&'a Path>,
-    /// Replaces the weights file of the spec's pretrained node.
-    pub weights: Option<&'a Path>,
-    /// Class names, one per line.
-    pub labels: Option<&'a Path>,
-    /// How many classes to print per image.
-    pub top: usize,
-    /// The images.
-    pub images: &'a [PathBuf],
-    /// Compute here instead of the spec's device.
-    pub device: Option<DeviceChoice>,
+/// `runner predict --run RUN IMAGE...` or `runner predict --spec SPEC IMAGE...`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A run folder whose final model to use (class names come from its data).
+    #[arg(long, required_unless_present = "spec", conflicts_with_all = ["spec", "weights"])]
+    run: Option<PathBuf>,
+    /// The spec whose model to run (e.g. experiments/imagenet_predict.yaml).
+    #[arg(long)]
+    spec: Option<PathBuf>,
+    /// Weights file for the spec's pretrained node, instead of its `weights:`.
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Class names, one per line (line i = output i; a 1001-line file starting with
+    /// `background` also fits 1000-way models).
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Classes to print per image.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    /// Image files (JPEG or PNG).
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArg,
 }
 
 /// The model to run, how to prepare an image for it, and its class names.
@@ -51,13 +60,14 @@ struct Predictor {
 }
 
 /// Runs the prediction and prints the results on stdout.
-pub fn run(o: &Options) -> Result<(), Failure> {
-    let predictor = match (o.run, o.spec) {
-        (Some(run_dir), _) => from_run(run_dir, o.device)?,
-        (None, Some(spec)) => from_spec(spec, o.weights, o.device)?,
+pub fn run(o: &Args) -> Result<(), Failure> {
+    let device = o.device.device;
+    let predictor = match (&o.run, &o.spec) {
+        (Some(run_dir), _) => from_run(run_dir, device)?,
+        (None, Some(spec)) => from_spec(spec, o.weights.as_deref(), device)?,
         (None, None) => return Err(Failure::Other("give --run RUN or --spec SPEC".into())),
     };
-    let labels = match o.labels {
+    let labels = match &o.labels {
         Some(path) => std::fs::read_to_string(path)
             .map_err(|e| Failure::Other(format!("cannot read labels `{}`: {e}", path.display())))?
             .lines()
@@ -67,7 +77,7 @@ pub fn run(o: &Options) -> Result<(), Failure> {
     };
     let [h, w] = predictor.size;
     let (model, device) = (&predictor.model, &predictor.device);
-    for path in o.images {
+    for path in &o.images {
         let pixels = match predictor.resize_like_training {
             Some((interpolation, fast)) => single::like_training(path, [h, w], interpolation, fast),
             None => single::center_crop(path, [h, w]),

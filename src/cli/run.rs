@@ -2,41 +2,75 @@
 //! interrupted run), evaluate, write the run folder.
 
 use super::Failure;
+use super::args::{DeviceArg, Overrides};
+use super::check::CheckOptions;
 use runner::plan;
+use runner::spec;
 use runner::spec::diagnostic::Diagnostic;
-use runner::spec::{self, overrides::Override};
 use runner::sweep::prune::Pruning;
 use runner::track::tensorboard::HParamValue;
 use runner::train::{self, Interrupter, Outcome, RunOptions};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// What `runner run` was asked.
-pub struct RunArgs<'a> {
+/// `runner run SPEC`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
     /// The spec file.
-    pub spec: &'a Path,
+    spec: PathBuf,
     /// Folder of run folders.
-    pub runs: &'a Path,
-    /// Run again even when a finished run exists.
-    pub again: bool,
-    /// Continue the latest interrupted run of this spec instead of starting one.
-    pub resume: bool,
-    /// Weight histograms in TensorBoard.
-    pub histograms: bool,
-    /// Store frozen-prefix outputs once per phase (off: `--no-frozen-cache`).
-    pub frozen_cache: bool,
-    /// `--set` overrides.
-    pub overrides: &'a [Override],
-    /// Run in this folder (a sweep's trial).
-    pub run_dir: Option<&'a Path>,
-    /// TensorBoard HParams group.
-    pub group: String,
-    /// Extra TensorBoard HParams, `NAME=JSON`.
-    pub hparams: &'a [String],
-    /// A sweep trial's pruning.
-    pub prune: Option<Pruning>,
-    /// Check the run afterwards (`--check`) with these options.
-    pub check: Option<&'a super::check::CheckArgs>,
+    #[arg(long, default_value = "runs")]
+    runs: PathBuf,
+    /// Run again even when a finished run of the same resolved spec exists.
+    #[arg(long, conflicts_with = "resume")]
+    again: bool,
+    /// Continue the latest interrupted run of this spec from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Write a histogram of every parameter to TensorBoard after each epoch.
+    #[arg(long)]
+    histograms: bool,
+    /// Run a phase's frozen base on every epoch instead of storing its outputs once (the
+    /// results are the same; for checking that, or to save memory).
+    #[arg(long)]
+    no_frozen_cache: bool,
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(flatten)]
+    device: DeviceArg,
+    /// Run in this folder (a sweep's trial) instead of `<runs>/<experiment>/<run-id>`.
+    #[arg(long, hide = true)]
+    run_dir: Option<PathBuf>,
+    /// TensorBoard HParams group of the run (a sweep configuration's seeds).
+    #[arg(long, hide = true, default_value = "")]
+    group: String,
+    /// An extra TensorBoard HParam, `NAME=JSON` (a sweep's parameter).
+    #[arg(long = "hparam", hide = true, value_name = "NAME=JSON")]
+    hparams: Vec<String>,
+    /// The sweep's pruning (JSON): after each epoch, compare with the sweep's other
+    /// trials and stop when behind.
+    #[arg(long, hide = true, requires = "run_dir", value_name = "JSON")]
+    prune: Option<Pruning>,
+    /// Then check the run like `runner check` (exit 1 when a check fails, 2 when one
+    /// cannot be evaluated).
+    #[arg(long)]
+    check: bool,
+    /// Options of the check (with `--check`).
+    #[command(flatten)]
+    check_options: CheckOptions,
+}
+
+/// `runner resume RUN`.
+#[derive(Debug, clap::Args)]
+pub struct ResumeArgs {
+    /// The run folder, e.g. runs/mobilenet_ft/0ecd50e218.
+    run: PathBuf,
+    /// Write a histogram of every parameter to TensorBoard after each epoch.
+    #[arg(long)]
+    histograms: bool,
+    #[command(flatten)]
+    device: DeviceArg,
 }
 
 fn options(runs: &Path, again: bool, histograms: bool, quiet: bool) -> RunOptions {
@@ -73,9 +107,9 @@ pub fn ctrl_c_interrupter() -> Interrupter {
 
 /// Trains the spec; a finished run of the same resolved spec is reported, not redone, unless
 /// `again`.
-pub fn run(args: &RunArgs, quiet: bool) -> Result<(), Failure> {
-    let loaded =
-        spec::load(args.spec, args.overrides).map_err(|r| Failure::InvalidSpec(vec![r]))?;
+pub fn run(args: &Args, quiet: bool) -> Result<(), Failure> {
+    let overrides = args.overrides.with_device(&args.device);
+    let loaded = spec::load(&args.spec, &overrides).map_err(|r| Failure::InvalidSpec(vec![r]))?;
     let plan = plan::plan(&loaded).map_err(Failure::InvalidSpec)?;
     if plan.phases.is_empty() {
         let span = loaded.source.key_span("/model");
@@ -88,7 +122,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<(), Failure> {
         eprintln!("{}", warning.render(std::io::stderr().is_terminal()));
     }
     let options = RunOptions {
-        folder: args.run_dir.map(Path::to_path_buf),
+        folder: args.run_dir.clone(),
         group: args.group.clone(),
         hparams: args
             .hparams
@@ -96,9 +130,12 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<(), Failure> {
             .filter_map(|h| h.split_once('='))
             .map(|(name, value)| (name.to_string(), HParamValue::from_json(value)))
             .collect(),
-        frozen_cache: args.frozen_cache,
-        prune: args.prune.clone(),
-        ..options(args.runs, args.again, args.histograms, quiet)
+        frozen_cache: !args.no_frozen_cache,
+        prune: args
+            .prune
+            .clone()
+            .map(|p| Arc::new(p) as Arc<dyn runner::train::Pruner>),
+        ..options(&args.runs, args.again, args.histograms, quiet)
     };
     let outcome = if args.resume {
         train::resume_spec(&plan, &options)
@@ -106,26 +143,23 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<(), Failure> {
         train::run(&plan, &options)
     };
     let dir = report(outcome.map_err(|e| Failure::Other(e.to_string()))?)?;
-    match args.check {
-        Some(check) => super::check::run(&dir, check),
-        None => Ok(()),
+    if args.check {
+        super::check::run(&dir, &args.check_options)
+    } else {
+        Ok(())
     }
 }
 
-/// Continues the run in `run_dir` from its last checkpoint, on `device` if given.
-pub fn resume(
-    run_dir: &Path,
-    histograms: bool,
-    device: Option<runner::device::DeviceChoice>,
-    quiet: bool,
-) -> Result<(), Failure> {
+/// Continues the run from its last checkpoint, on `--device` if given.
+pub fn resume(args: &ResumeArgs, quiet: bool) -> Result<(), Failure> {
+    let run_dir = &args.run;
     let runs = run_dir
         .parent()
         .and_then(Path::parent)
         .unwrap_or(Path::new("."));
     let options = RunOptions {
-        device,
-        ..options(runs, false, histograms, quiet)
+        device: args.device.device,
+        ..options(runs, false, args.histograms, quiet)
     };
     report(train::resume(run_dir, &options).map_err(|e| Failure::Other(e.to_string()))?)?;
     Ok(())

@@ -2,15 +2,28 @@
 //! `sweep.schema.json`.
 
 use super::Failure;
-use runner::spec::schema::{experiment_schema_text, schema_text, sweep_schema};
-use std::path::Path;
+use runner::spec::schema::experiment_schema;
+use runner::sweep::spec::sweep_schema;
+use std::path::{Path, PathBuf};
 
-/// Writes the experiment schema to `out` and the sweep schema next to it, or with `check`
-/// fails when either is stale.
-pub fn run(out: &Path, check: bool) -> Result<(), Failure> {
-    write_or_check(out, &experiment_schema_text(), check)?;
+/// `runner schema`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where to write it.
+    #[arg(long, default_value = "schemas/experiment.schema.json")]
+    out: PathBuf,
+    /// Fail instead of writing when the file differs from the code's schema.
+    #[arg(long)]
+    check: bool,
+}
+
+/// Writes the experiment schema to `--out` and the sweep schema next to it, or with
+/// `--check` fails when either is stale.
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let (out, check) = (&args.out, args.check);
+    write_or_check(out, &experiment_schema().text(), check)?;
     let sweep = out.with_file_name("sweep.schema.json");
-    write_or_check(&sweep, &schema_text(sweep_schema()), check)
+    write_or_check(&sweep, &sweep_schema().text(), check)
 }
 
 fn write_or_check(out: &Path, text: &str, check: bool) -> Result<(), Failure> {

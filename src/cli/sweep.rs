@@ -3,38 +3,51 @@
 //! cancel its Slurm jobs); ends with the comparison table.
 
 use super::Failure;
+use super::args::{DeviceArg, Overrides};
 use super::run::ctrl_c_interrupter;
-use runner::compare::render::{Format, render};
 use runner::compare::{self, TableOptions};
-use runner::spec::overrides::Override;
 use runner::sweep::execute::{self, Execution, tail};
 use runner::sweep::slurm::submissions::Submissions;
 use runner::sweep::slurm::{self, Submit, TrialState, TrialView};
-use runner::sweep::spec::{ExecutorKind, Goal};
+use runner::sweep::spec::ExecutorKind;
 use runner::sweep::{self, SweepError};
+use runner::table::{Format, render};
 use runner::track::RunStatus;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// What `runner sweep` was asked.
-pub struct SweepArgs<'a> {
-    /// The sweep file.
-    pub file: &'a Path,
-    /// Folder of run folders.
-    pub runs: &'a Path,
-    /// Trials at once.
-    pub jobs: usize,
-    /// Only print the state.
-    pub status: bool,
-    /// The executor, overriding the sweep file's.
-    pub executor: Option<ExecutorKind>,
-    /// Slurm: return once submitted.
-    pub no_wait: bool,
-    /// Slurm: cancel the sweep's jobs.
-    pub cancel: bool,
-    /// Allow more runs than `max_runs`.
-    pub yes: bool,
-    /// `--set` overrides for every trial.
-    pub overrides: &'a [Override],
+/// `runner sweep FILE`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The sweep file (see experiments/head_sweep.yaml).
+    file: PathBuf,
+    /// Folder of run folders; the sweep writes `<runs>/<sweep name>/`.
+    #[arg(long, default_value = "runs")]
+    runs: PathBuf,
+    /// Trials to run at once (the cores are split between them).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: u32,
+    /// Print the trials and their state (with Slurm: their jobs), run nothing.
+    #[arg(long, conflicts_with = "cancel")]
+    status: bool,
+    /// Where the trials run: `local` (child processes) or `slurm` (a job array; settings
+    /// in the sweep file's `executor:`). Default: the sweep file's `executor.kind`.
+    #[arg(long, value_name = "local|slurm")]
+    executor: Option<ExecutorKind>,
+    /// Slurm: return once the trials are submitted instead of waiting for them.
+    #[arg(long)]
+    no_wait: bool,
+    /// Slurm: cancel the sweep's queued and running jobs (running trials checkpoint).
+    #[arg(long)]
+    cancel: bool,
+    /// Run even when the sweep has more runs than its `max_runs`.
+    #[arg(long)]
+    yes: bool,
+    /// Values of the sweep's spec for every trial.
+    #[command(flatten)]
+    overrides: Overrides,
+    /// The device of every trial.
+    #[command(flatten)]
+    device: DeviceArg,
 }
 
 fn failure(error: SweepError) -> Failure {
@@ -45,8 +58,9 @@ fn failure(error: SweepError) -> Failure {
 }
 
 /// Runs (or shows, or cancels) the sweep.
-pub fn run(args: &SweepArgs) -> Result<(), Failure> {
-    let loaded = sweep::spec::load(args.file).map_err(|r| Failure::InvalidSpec(vec![r]))?;
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let overrides = args.overrides.with_device(&args.device);
+    let loaded = sweep::spec::load(&args.file).map_err(|r| Failure::InvalidSpec(vec![r]))?;
     let kind = args.executor.unwrap_or(loaded.sweep.executor.kind);
     if args.no_wait && kind != ExecutorKind::Slurm {
         return Err(Failure::Other(
@@ -54,7 +68,7 @@ pub fn run(args: &SweepArgs) -> Result<(), Failure> {
         ));
     }
     let mut prepared =
-        sweep::prepare(loaded, Some(args.runs), args.overrides, args.yes).map_err(failure)?;
+        sweep::prepare(loaded, Some(&args.runs), &overrides, args.yes).map_err(failure)?;
     let submitted = !Submissions::read(prepared.dir.path())
         .map_err(Failure::Other)?
         .arrays
@@ -76,10 +90,15 @@ pub fn run(args: &SweepArgs) -> Result<(), Failure> {
         }
         return print_table(&prepared);
     }
+    if kind == ExecutorKind::Local {
+        // Refused here, before any trial starts, as `runner run` refuses it (a Slurm sweep's
+        // devices are on its compute nodes, not necessarily here).
+        runner::device::open(prepared.device).map_err(|e| Failure::Other(e.to_string()))?;
+    }
     let runner = std::env::current_exe()
         .map_err(|e| Failure::Other(format!("cannot find the runner executable: {e}")))?;
     match kind {
-        ExecutorKind::Local => run_local(&mut prepared, args.jobs, runner),
+        ExecutorKind::Local => run_local(&mut prepared, args.jobs as usize, runner),
         ExecutorKind::Slurm => run_slurm(&mut prepared, !args.no_wait, runner),
     }
 }
@@ -226,7 +245,7 @@ fn print_table(prepared: &sweep::Prepared) -> Result<(), Failure> {
     let (runs, record) = compare::collect(&[prepared.dir.path().to_path_buf()]).map_err(other)?;
     let options = TableOptions {
         metric: prepared.record.metric.clone(),
-        goal_max: prepared.record.goal == Goal::Max,
+        goal: prepared.record.goal,
         sort: None,
     };
     let table = compare::table(&runs, record.as_ref(), &options).map_err(other)?;

@@ -3,6 +3,7 @@
 //! and weights that a spec's sources would download are reported as a warning.
 
 use super::Failure;
+use super::args::Overrides;
 use runner::fetch::Fetch;
 use runner::plan::{self, summary};
 use runner::spec::{self, overrides::Override};
@@ -10,12 +11,26 @@ use runner::sweep::{self, SweepError};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+/// `runner validate SPEC...`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Spec files.
+    #[arg(required = true)]
+    specs: Vec<PathBuf>,
+    /// List every layer of pretrained bases instead of one row per base.
+    #[arg(long)]
+    layers: bool,
+    #[command(flatten)]
+    overrides: Overrides,
+}
+
 /// Validates every spec (reporting all of them, not only the first bad one).
-pub fn run(specs: &[PathBuf], layers: bool, overrides: &[Override]) -> Result<(), Failure> {
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let (specs, layers, overrides) = (&args.specs, args.layers, &args.overrides.overrides);
     let color = std::io::stderr().is_terminal();
     let mut invalid = Vec::new();
     for path in specs {
-        if is_sweep_file(path) {
+        if sweep::spec::is_sweep_file(path) {
             match validate_sweep(path, overrides) {
                 Ok(trials) => println!("{}: valid sweep, {trials}\n", path.display()),
                 Err(reports) => invalid.extend(reports),
@@ -44,11 +59,6 @@ pub fn run(specs: &[PathBuf], layers: bool, overrides: &[Override]) -> Result<()
 }
 
 /// True for a YAML file whose top level has a `parameters` key (a sweep, not a spec).
-fn is_sweep_file(path: &Path) -> bool {
-    std::fs::read_to_string(path)
-        .is_ok_and(|text| text.lines().any(|line| line.starts_with("parameters:")))
-}
-
 /// Checks a sweep and every trial it makes; how many trials it has.
 fn validate_sweep(
     path: &Path,

@@ -6,12 +6,12 @@ pub mod onnx;
 
 use crate::model::GraphModel;
 
-/// A file format `runner export` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A file format `runner export` writes (also its `--format` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// An ONNX model: graph and parameters.
+    /// ONNX (opset 17): the graph and its parameters.
     Onnx,
-    /// The parameters only, PyTorch layouts.
+    /// The parameters only, named and laid out like runner's weight files.
     Safetensors,
 }
 
