@@ -90,11 +90,7 @@ impl std::fmt::Display for BenchReport {
             "inference", self.inference_images_per_second
         )?;
         match self.peak_memory_bytes {
-            Some(bytes) => write!(
-                f,
-                "peak memory: {}",
-                crate::plan::memory::human(bytes as f64)
-            ),
+            Some(bytes) => write!(f, "peak memory: {}", crate::machine::human(bytes as f64)),
             None => write!(f, "peak memory: unknown on this system"),
         }
     }

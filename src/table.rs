@@ -1,12 +1,54 @@
-//! The comparison table as text: aligned columns for a terminal (the best row marked `*`),
-//! a markdown table (for a CI job summary or a notebook), CSV, or JSON (numbers as numbers,
-//! spreads as `{mean, std, n}`).
+//! Tables of runs and checks ([`Table`] of [`Cell`]s) and their text forms: aligned columns
+//! for a terminal (the best row marked `*`), a markdown table (for a CI job summary or a
+//! notebook), CSV, or JSON (numbers as numbers, spreads as `{mean, std, n}`). `runner
+//! compare`, the sweep table and `runner check` print through here.
 
-use super::{Cell, Table};
 use serde_json::{Value, json};
 
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One cell of the table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Nothing to show.
+    Empty,
+    /// Text.
+    Text(String),
+    /// A number.
+    Number(f64),
+    /// Mean and standard deviation over `n` seed replicates.
+    Spread {
+        /// Mean.
+        mean: f64,
+        /// Sample standard deviation (0 for one value).
+        std: f64,
+        /// Replicates with a value.
+        n: usize,
+    },
+}
+
+impl Cell {
+    /// The value to sort by (the mean for a spread).
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            Cell::Number(x) | Cell::Spread { mean: x, .. } => Some(*x),
+            Cell::Text(t) => t.parse().ok(),
+            Cell::Empty => None,
+        }
+    }
+}
+
+/// A table: a header, rows, and the best row if there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Column headers.
+    pub columns: Vec<String>,
+    /// Rows, best first.
+    pub rows: Vec<Vec<Cell>>,
+    /// Index of the best row (by the ranking metric), if any row has it.
+    pub best: Option<usize>,
+}
+
+/// Output formats (also the `--format` values of `runner compare`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Aligned columns.
     Table,
@@ -16,22 +58,6 @@ pub enum Format {
     Csv,
     /// A JSON array of objects.
     Json,
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "table" => Ok(Format::Table),
-            "markdown" => Ok(Format::Markdown),
-            "csv" => Ok(Format::Csv),
-            "json" => Ok(Format::Json),
-            other => Err(format!(
-                "unknown format `{other}`: use table, markdown, csv or json"
-            )),
-        }
-    }
 }
 
 /// `table` in `format`.

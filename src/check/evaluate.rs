@@ -10,10 +10,10 @@
 //! `--sigmas` says otherwise); a drop within the noise is a `warn`.
 
 use super::baseline::Baseline;
-use super::measure::Stat;
 use super::target::Target;
-use crate::spec::checks::{CheckRule, default_goal};
-use crate::sweep::spec::Goal;
+use crate::metric::Goal;
+use crate::metric::Stat;
+use crate::spec::checks::CheckRule;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -175,7 +175,7 @@ fn row(
     baseline: Result<Option<&Baseline>, String>,
     sigmas: f64,
 ) -> Row {
-    let goal = rule.goal.unwrap_or_else(|| default_goal(metric));
+    let goal = rule.goal.unwrap_or_else(|| Goal::of(metric));
     let mut row = Row {
         group: group.to_string(),
         metric: metric.to_string(),

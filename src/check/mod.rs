@@ -1,7 +1,7 @@
 //! Regression checks: a run's (or a sweep's) final metrics against the spec's `checks:`
 //! (absolute thresholds, and comparisons with a baseline file within tolerances).
 //!
-//! [`names`] rejects unknown metric names when a spec is planned; [`target`] reads what is
+//! [`target`] reads what is
 //! checked (a run folder, or a sweep folder whose seed replicates are aggregated by
 //! [`measure`]); [`baseline`] writes and reads baseline files; [`evaluate`] turns checks into
 //! rows with a verdict and the process exit code; [`report`] writes the rows as a terminal
@@ -10,7 +10,6 @@
 pub mod baseline;
 pub mod evaluate;
 pub mod measure;
-pub mod names;
 pub mod report;
 pub mod target;
 
@@ -36,6 +35,17 @@ pub enum CheckError {
     Unfinished {
         /// The run folder.
         path: PathBuf,
+    },
+    /// A run is still training.
+    #[error(
+        "{} is still training ({holder}): check it once it has finished",
+        path.display()
+    )]
+    StillRunning {
+        /// The run folder.
+        path: PathBuf,
+        /// The process training it.
+        holder: String,
     },
     /// A record or stored spec could not be read.
     #[error("{0}")]

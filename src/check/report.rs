@@ -3,9 +3,8 @@
 //! check (a `fail` is a failure, a `missing` an error, a `warn` passes with its note).
 
 use super::evaluate::{Outcome, Row, Verdict, number};
-use super::measure::Stat;
-use crate::compare::render::{Format, render};
-use crate::compare::{Cell, Table};
+use crate::metric::Stat;
+use crate::table::{Cell, Format, Table, render};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 fn table(outcome: &Outcome, verdict: impl Fn(Verdict) -> String) -> Table {
@@ -89,12 +88,9 @@ pub fn headline(outcome: &Outcome) -> String {
     format!("{word}: {} ({})", outcome.target, counts(outcome))
 }
 
-/// The terminal table, then warnings and the headline.
+/// The terminal table and the headline (the warnings are the caller's to show, on stderr).
 pub fn text(outcome: &Outcome) -> String {
     let mut out = render(&table(outcome, |v| v.to_string()), Format::Table);
-    for w in &outcome.warnings {
-        out.push_str(&format!("\nwarning: {w}"));
-    }
     out.push_str(&format!("\n{}\n", headline(outcome)));
     out
 }

@@ -8,8 +8,8 @@ use super::baseline::data_listing_hash;
 use super::measure::{self, Groups};
 use crate::spec::LoadedSpec;
 use crate::sweep::state::SweepDir;
-use crate::track::RunDir;
 use crate::track::records::{DeviceInfo, Summary};
+use crate::track::{RunDir, RunStatus};
 use std::path::{Path, PathBuf};
 
 /// A run or sweep, read for checking.
@@ -75,9 +75,16 @@ pub fn load(path: &Path) -> Result<Target, CheckError> {
 }
 
 fn finished(run: &RunDir) -> Result<Summary, CheckError> {
-    run.read_summary()
-        .map_err(|e| CheckError::Unreadable(e.to_string()))?
-        .ok_or_else(|| CheckError::Unfinished {
+    let summary = run
+        .read_summary()
+        .map_err(|e| CheckError::Unreadable(e.to_string()))?;
+    summary.ok_or_else(|| match run.status() {
+        RunStatus::Running(holder) => CheckError::StillRunning {
             path: run.path().to_path_buf(),
-        })
+            holder: holder.to_string(),
+        },
+        _ => CheckError::Unfinished {
+            path: run.path().to_path_buf(),
+        },
+    })
 }

@@ -2,20 +2,22 @@
 //! sweep folders, `runs/<experiment>` folders), [`table`] lays them out with the parameters
 //! that differ first (identical ones left out), the ranking metric's best and final values,
 //! the epoch of the best, test metrics, wall time and status; seed replicates of one
-//! configuration become one row of mean +- std (n). [`render`](render::render) writes it as a
+//! configuration become one row of mean +- std (n). [`crate::table::render`] writes it as a
 //! terminal table, markdown, CSV or JSON; [`plot`] draws the curves and the metric against each
 //! parameter.
 
 pub mod plot;
-pub mod render;
 
+use crate::metric::Goal;
+use crate::spec::diagnostic::did_you_mean;
 use crate::sweep::state::{SweepDir, SweepRecord};
 use crate::sweep::trial::{label, short_names};
+use crate::table::{Cell, Table};
 use crate::track::records::{EpochRecord, Summary};
 use crate::track::run_dir::RecordError;
 use crate::track::{RunDir, RunStatus};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Why runs could not be compared.
@@ -30,6 +32,16 @@ pub enum CompareError {
         /// The path.
         path: PathBuf,
     },
+    /// A path is a file, or nothing.
+    #[error(
+        "{} is {}: give run folders, a sweep folder or runs/<experiment>",
+        path.display(),
+        if path.exists() { "a file, not a folder" } else { "not there" }
+    )]
+    NotAFolder {
+        /// The path.
+        path: PathBuf,
+    },
     /// A record could not be read.
     #[error(transparent)]
     Record(#[from] RecordError),
@@ -40,6 +52,20 @@ pub enum CompareError {
         column: String,
         /// The table's columns.
         columns: Vec<String>,
+    },
+    /// No run has the ranking metric.
+    #[error(
+        "no run here has the metric `{metric}`: {}these runs have {}",
+        suggestion.as_ref().map_or(String::new(), |s| format!("did you mean `{s}`? ")),
+        known.join(", ")
+    )]
+    UnknownMetric {
+        /// The metric asked for.
+        metric: String,
+        /// The closest known name.
+        suggestion: Option<String>,
+        /// The metrics the runs have.
+        known: Vec<String>,
     },
     /// The plot could not be drawn.
     #[error(transparent)]
@@ -79,16 +105,13 @@ impl RunInfo {
     }
 
     /// The best value of `metric` over its epochs (`split/metric` names), else the summary's.
-    pub fn best(&self, metric: &str, goal_max: bool) -> Option<(f64, usize)> {
+    pub fn best(&self, metric: &str, goal: Goal) -> Option<(f64, usize)> {
         let from_epochs = self
             .epochs
             .iter()
             .filter_map(|e| Some((e.metric(metric)?, e.epoch)))
             .filter(|(v, _)| v.is_finite())
-            .reduce(|a, b| {
-                let better = if goal_max { b.0 > a.0 } else { b.0 < a.0 };
-                if better { b } else { a }
-            });
+            .reduce(|a, b| if goal.better(b.0, a.0) { b } else { a });
         from_epochs.or_else(|| Some((self.final_value(metric)?, 0)))
     }
 
@@ -107,6 +130,9 @@ pub fn collect(paths: &[PathBuf]) -> Result<(Vec<RunInfo>, Option<SweepRecord>),
     let mut runs = Vec::new();
     let mut sweeps = Vec::new();
     for path in paths {
+        if !path.is_dir() {
+            return Err(CompareError::NotAFolder { path: path.clone() });
+        }
         let before = runs.len();
         gather(path, &mut runs, &mut sweeps, 0)?;
         if runs.len() == before {
@@ -198,46 +224,38 @@ pub fn flatten(spec: &Value) -> BTreeMap<String, Value> {
     out
 }
 
-/// One cell of the table.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    /// Nothing to show.
-    Empty,
-    /// Text.
-    Text(String),
-    /// A number.
-    Number(f64),
-    /// Mean and standard deviation over `n` seed replicates.
-    Spread {
-        /// Mean.
-        mean: f64,
-        /// Sample standard deviation (0 for one value).
-        std: f64,
-        /// Replicates with a value.
-        n: usize,
-    },
+/// The metric to rank by and which way: the metric asked for, else the sweep's, else
+/// `validation/accuracy`; the goal asked for, else the sweep's when ranking by the sweep's
+/// metric, else the metric's own direction ([`Goal::of`]).
+pub fn ranking(
+    metric: Option<&str>,
+    goal: Option<Goal>,
+    sweep: Option<&SweepRecord>,
+) -> (String, Goal) {
+    let metric = metric
+        .map(str::to_string)
+        .or_else(|| sweep.map(|s| s.metric.clone()))
+        .unwrap_or_else(|| "validation/accuracy".into());
+    let goal = goal
+        .or_else(|| sweep.filter(|s| s.metric == metric).map(|s| s.goal))
+        .unwrap_or_else(|| Goal::of(&metric));
+    (metric, goal)
 }
 
-impl Cell {
-    /// The value to sort by (the mean for a spread).
-    pub fn number(&self) -> Option<f64> {
-        match self {
-            Cell::Number(x) | Cell::Spread { mean: x, .. } => Some(*x),
-            Cell::Text(t) => t.parse().ok(),
-            Cell::Empty => None,
+/// Every metric name the runs have: their summaries', and their epochs' for runs still going.
+pub fn metric_names(runs: &[RunInfo]) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for run in runs {
+        if let Some(summary) = &run.summary {
+            names.extend(summary.metric_names());
+        }
+        for epoch in &run.epochs {
+            names.insert("train/images_per_second".to_string());
+            names.extend(epoch.train.keys().map(|k| format!("train/{k}")));
+            names.extend(epoch.validation.keys().map(|k| format!("validation/{k}")));
         }
     }
-}
-
-/// The comparison table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Table {
-    /// Column headers.
-    pub columns: Vec<String>,
-    /// Rows, best first.
-    pub rows: Vec<Vec<Cell>>,
-    /// Index of the best row (by the ranking metric), if any row has it.
-    pub best: Option<usize>,
+    names
 }
 
 /// How to build the table.
@@ -245,8 +263,8 @@ pub struct Table {
 pub struct TableOptions {
     /// The ranking metric.
     pub metric: String,
-    /// Higher is better.
-    pub goal_max: bool,
+    /// Whether higher or lower is better for the ranking metric.
+    pub goal: Goal,
     /// Sort by this column instead.
     pub sort: Option<String>,
 }
@@ -294,14 +312,39 @@ pub fn differing_parameters(
         .collect()
 }
 
+/// Per parameter, how its values are written in the table: short labels ([`label`]), or the
+/// exact value as JSON when two different values of the column would read the same.
+fn column_labels(runs: &[RunInfo], parameters: &[(String, String)]) -> Vec<fn(&Value) -> String> {
+    parameters
+        .iter()
+        .map(|(path, _)| {
+            let mut by_label: BTreeMap<String, &Value> = BTreeMap::new();
+            let ambiguous = runs.iter().filter_map(|r| r.values.get(path)).any(|value| {
+                by_label
+                    .insert(label(value), value)
+                    .is_some_and(|other| other != value)
+            });
+            if ambiguous { Value::to_string } else { label }
+        })
+        .collect()
+}
+
 /// Builds the comparison table.
 pub fn table(
     runs: &[RunInfo],
     sweep: Option<&SweepRecord>,
     options: &TableOptions,
 ) -> Result<Table, CompareError> {
-    let parameters = differing_parameters(runs, sweep);
     let metric = &options.metric;
+    let known = metric_names(runs);
+    if !known.is_empty() && !known.contains(metric) {
+        return Err(CompareError::UnknownMetric {
+            metric: metric.clone(),
+            suggestion: did_you_mean(metric, known.iter().map(String::as_str)).map(String::from),
+            known: known.into_iter().collect(),
+        });
+    }
+    let parameters = differing_parameters(runs, sweep);
     let test_metrics: Vec<String> = {
         let mut names: Vec<String> = runs
             .iter()
@@ -322,21 +365,22 @@ pub fn table(
     columns.extend(test_metrics.iter().cloned());
     columns.extend(["epochs", "seconds", "status"].map(String::from));
 
-    // Group seed replicates: same values of every parameter.
+    // Group seed replicates: exactly the same value of every parameter (labels are short and
+    // may be equal for different values, e.g. two augmentation lists).
+    let labels = column_labels(runs, &parameters);
     let mut groups: Vec<(Vec<String>, Vec<&RunInfo>)> = Vec::new();
     for run in runs {
-        let key: Vec<String> = parameters
-            .iter()
-            .map(|(p, _)| run.values.get(p).map_or("-".into(), label))
-            .collect();
-        let label_key = if run.values.is_empty() {
+        let key: Vec<String> = if run.values.is_empty() {
             vec![run.dir.name()]
         } else {
-            key
+            parameters
+                .iter()
+                .map(|(p, _)| run.values.get(p).map_or("-".into(), Value::to_string))
+                .collect()
         };
-        match groups.iter_mut().find(|(k, _)| *k == label_key) {
+        match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, members)) => members.push(run),
-            None => groups.push((label_key, vec![run])),
+            None => groups.push((key, vec![run])),
         }
     }
     // Pruned trials stopped early: shown with their last metrics, never the best, and after
@@ -351,7 +395,7 @@ pub fn table(
         .collect();
     let rows: Vec<Vec<Cell>> = groups
         .iter()
-        .map(|(key, members)| {
+        .map(|(_, members)| {
             let first = members[0];
             let mut row = vec![Cell::Text(if members.len() == 1 {
                 first.dir.name()
@@ -361,11 +405,13 @@ pub fn table(
             if first.values.is_empty() {
                 row.extend(parameters.iter().map(|_| Cell::Empty));
             } else {
-                row.extend(key.iter().map(|v| Cell::Text(v.clone())));
+                row.extend(parameters.iter().zip(&labels).map(|((p, _), label)| {
+                    Cell::Text(first.values.get(p).map_or("-".into(), label))
+                }));
             }
             let best: Vec<Option<(f64, usize)>> = members
                 .iter()
-                .map(|r| r.best(metric, options.goal_max))
+                .map(|r| r.best(metric, options.goal))
                 .collect();
             row.push(spread(best.iter().map(|b| b.map(|(v, _)| v))));
             row.push(spread(members.iter().map(|r| r.final_value(metric))));
@@ -404,7 +450,7 @@ pub fn table(
             })?,
             None => metric_column,
         };
-    let descending = options.sort.is_none() && options.goal_max;
+    let descending = options.sort.is_none() && options.goal == Goal::Max;
     let mut rows: Vec<(bool, Vec<Cell>)> = pruned.into_iter().zip(rows).collect();
     rows.sort_by(|(a_pruned, a), (b_pruned, b)| {
         let (x, y) = (&a[sort_column], &b[sort_column]);
@@ -426,14 +472,7 @@ pub fn table(
         .enumerate()
         .filter(|(_, (pruned, _))| !pruned)
         .filter_map(|(i, (_, row))| Some((i, row[metric_column].number()?)))
-        .reduce(|a, b| {
-            let better = if options.goal_max {
-                b.1 > a.1
-            } else {
-                b.1 < a.1
-            };
-            if better { b } else { a }
-        })
+        .reduce(|a, b| if options.goal.better(b.1, a.1) { b } else { a })
         .map(|(i, _)| i);
     Ok(Table {
         columns,
@@ -456,7 +495,7 @@ fn spread(values: impl Iterator<Item = Option<f64>>) -> Cell {
     match (all.len(), present.len()) {
         (_, 0) => Cell::Empty,
         (1, 1) => Cell::Number(present[0]),
-        _ => match crate::check::measure::Stat::of(&present) {
+        _ => match crate::metric::Stat::of(&present) {
             Some(s) => Cell::Spread {
                 mean: s.mean,
                 std: s.std,

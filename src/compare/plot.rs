@@ -2,6 +2,7 @@
 //! (phase starts marked), and the runs' best value against each swept parameter.
 
 use super::{CompareError, RunInfo};
+use crate::metric::Goal;
 use crate::sweep::trial::label;
 use crate::track::plots::{self, Curve, Scatter};
 use std::path::Path;
@@ -11,7 +12,7 @@ pub fn plot(
     path: &Path,
     runs: &[RunInfo],
     metric: &str,
-    goal_max: bool,
+    goal: Goal,
     parameters: &[(String, String)],
 ) -> Result<(), CompareError> {
     let curves: Vec<Curve> = runs
@@ -44,7 +45,7 @@ pub fn plot(
                 .iter()
                 .filter_map(|run| {
                     let value = run.values.get(path)?;
-                    let (best, _) = run.best(metric, goal_max)?;
+                    let (best, _) = run.best(metric, goal)?;
                     Some((value.as_f64(), label(value), best))
                 })
                 .collect();

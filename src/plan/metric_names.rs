@@ -1,20 +1,16 @@
-//! Planning-time check of a spec's `checks:`: every key must be a metric name the run will
-//! have (`test/accuracy`, `validation/loss`, `best/validation/accuracy`, `seconds`, ...), as
-//! listed by [`metric_names`]; an unknown name is an error at its key, with did-you-mean.
+//! The keys of a spec's `checks:` must be metric names its runs will have (`test/accuracy`,
+//! `validation/loss`, `best/validation/accuracy`, `seconds`, ...), as listed by
+//! [`Spec::metric_names`](crate::spec::Spec::metric_names); an unknown name is an error at
+//! its key, with did-you-mean.
 
 use crate::spec::LoadedSpec;
 use crate::spec::diagnostic::{Diagnostic, did_you_mean};
 use crate::spec::yaml::escape_pointer_segment;
-use crate::track::records::metric_names;
 
 /// One error per check key that names no metric of this spec's runs.
 pub fn unknown_metrics(loaded: &LoadedSpec) -> Vec<Diagnostic> {
     let spec = &loaded.spec;
-    let computed: Vec<&str> = std::iter::once("loss")
-        .chain(spec.metrics.iter().map(|m| m.name()))
-        .collect();
-    let has_test = spec.data.test_from_validation > 0.0 || spec.data.test_dir.is_some();
-    let known = metric_names(&computed, has_test);
+    let known = spec.metric_names();
     spec.checks
         .keys()
         .filter(|name| !known.contains(name))

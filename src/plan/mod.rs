@@ -5,6 +5,7 @@
 pub mod build;
 pub mod graph;
 pub mod memory;
+pub mod metric_names;
 pub mod select;
 pub mod shape;
 pub mod summary;
@@ -191,7 +192,7 @@ pub fn plan_with(loaded: &LoadedSpec, fetch: Fetch) -> Result<Plan, Vec<Report>>
     check_phase_names(loaded, &sources, &mut found);
     check_phase_settings(loaded, &sources, &mut found);
     found.extend(
-        crate::check::names::unknown_metrics(loaded)
+        metric_names::unknown_metrics(loaded)
             .into_iter()
             .map(|d| (0, d)),
     );

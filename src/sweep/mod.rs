@@ -22,10 +22,10 @@ pub mod spec;
 pub mod state;
 pub mod trial;
 
+use crate::device::DeviceChoice;
 use crate::plan::{self, Plan};
 use crate::spec::diagnostic::{Diagnostic, Report, did_you_mean};
 use crate::spec::overrides::Override;
-use crate::track::records::metric_names;
 use crate::track::run_dir::{RecordError, spec_hash};
 use prune::Pruning;
 use serde_json::Value;
@@ -44,6 +44,19 @@ pub enum SweepError {
     /// `sweep.json` or a trial's record could not be read.
     #[error(transparent)]
     Record(#[from] RecordError),
+    /// `sweep.json` is damaged.
+    #[error(
+        "{source}: the sweep's record is damaged; the trials' results are in their own folders, \
+         so move it aside (`mv {0} {0}.damaged`) and run the sweep again: it rebuilds the \
+         record (a grid or random sweep finds its finished trials and does not run them again)",
+        file.display()
+    )]
+    DamagedRecord {
+        /// `sweep.json`.
+        file: PathBuf,
+        /// Why it cannot be read.
+        source: RecordError,
+    },
     /// The sweep folder belongs to another sweep.
     #[error(
         "{} holds a different sweep (its sweep file or --set overrides changed); give this sweep another `name:`, or move that folder away",
@@ -67,6 +80,8 @@ pub struct Prepared {
     pub spec_path: PathBuf,
     /// `--set` overrides applied to every trial.
     pub base_overrides: Vec<Override>,
+    /// Where the trials compute (the spec's `device:` with the overrides).
+    pub device: DeviceChoice,
     /// The sweep folder.
     pub dir: SweepDir,
     /// What `sweep.json` holds (trials so far).
@@ -104,12 +119,27 @@ pub fn prepare(
     yes: bool,
 ) -> Result<Prepared, SweepError> {
     let spec_path = loaded.spec_path();
+    if spec::is_sweep_file(&spec_path) {
+        let diagnostic = loaded
+            .key_error(
+                "spec",
+                format!(
+                    "`{}` is a sweep file, not an experiment spec",
+                    loaded.sweep.spec.display()
+                ),
+            )
+            .with_help(
+                "`spec:` names the experiment spec every trial starts from: use that sweep's own \
+                 `spec:`, and put both sweeps' parameters in one file",
+            );
+        return Err(SweepError::Invalid(vec![loaded.report(vec![diagnostic])]));
+    }
     let base = load_plan(&spec_path, base_overrides)
         .map_err(|reports| SweepError::Invalid(with_context(&loaded, "spec", reports)))?;
     check_parameters(&loaded, &base)?;
     check_metric(&loaded, &base)?;
     let dir = SweepDir::new(runs_dir.unwrap_or(Path::new("runs")).join(loaded.name()));
-    let pruning = prune::resolve(&loaded, &epoch_metrics(&base), dir.path())
+    let pruning = prune::resolve(&loaded, &base.spec.spec.epoch_metrics(), dir.path())
         .map_err(|diagnostics| SweepError::Invalid(vec![loaded.report(diagnostics)]))?;
     let sweep = &loaded.sweep;
     let seeds = seeds_of(&loaded);
@@ -144,7 +174,13 @@ pub fn prepare(
     let short = trial::short_names(sweep.parameters.keys());
     let definition_hash = definition_hash(&loaded, base_overrides);
     let existing = match runs_dir {
-        Some(_) => dir.read()?,
+        Some(_) => dir.read().map_err(|source| match source {
+            RecordError::Unreadable { .. } => SweepError::DamagedRecord {
+                file: dir.record_file(),
+                source,
+            },
+            other => SweepError::Record(other),
+        })?,
         None => None,
     };
     if let Some(existing) = &existing
@@ -195,7 +231,7 @@ pub fn prepare(
         definition_hash,
         method: sweep.method,
         metric: sweep.metric.clone(),
-        goal: sweep.goal,
+        goal: sweep.goal(),
         parameters: sweep.parameters.clone(),
         short_names: short,
         trials,
@@ -212,6 +248,7 @@ pub fn prepare(
         loaded,
         spec_path,
         base_overrides: base_overrides.to_vec(),
+        device: base.spec.spec.device.unwrap_or_default(),
         dir,
         record,
         to_draw,
@@ -364,18 +401,9 @@ fn join(prefix: &str, segment: &str) -> String {
     }
 }
 
-/// The metrics every epoch of `base`'s runs records: `loss` and the spec's `metrics`.
-fn epoch_metrics(base: &Plan) -> Vec<&str> {
-    let mut names = vec!["loss"];
-    names.extend(base.spec.spec.metrics.iter().map(|m| m.name()));
-    names
-}
-
 /// The ranking metric must be one the runs will report.
 fn check_metric(loaded: &LoadedSweep, base: &Plan) -> Result<(), SweepError> {
-    let spec = &base.spec.spec;
-    let has_test = spec.data.test_dir.is_some() || spec.data.test_from_validation > 0.0;
-    let known = metric_names(&epoch_metrics(base), has_test);
+    let known = base.spec.spec.metric_names();
     let metric = &loaded.sweep.metric;
     if known.contains(metric) {
         return Ok(());

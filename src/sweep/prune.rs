@@ -14,8 +14,9 @@
 //! same results as without it. The last epoch of a run is never judged (nothing is left to
 //! save).
 
-use super::spec::{Goal, LoadedSweep};
+use super::spec::LoadedSweep;
 use super::state::SweepDir;
+use crate::metric::Goal;
 use crate::spec::diagnostic::Diagnostic;
 use crate::track::records::{EpochRecord, Pruned};
 use crate::track::{RunDir, RunStatus};
@@ -118,15 +119,11 @@ impl std::str::FromStr for Pruning {
 
 /// The metric and goal pruning compares, from the `prune` block or the sweep's metric.
 fn metric_and_goal(loaded: &LoadedSweep, spec: &PruneSpec) -> Option<(String, Goal)> {
-    let by_name = |metric: &str| {
-        if metric.ends_with("loss") {
-            Goal::Min
-        } else {
-            Goal::Max
-        }
-    };
     if let Some(metric) = &spec.metric {
-        return Some((metric.clone(), spec.goal.unwrap_or_else(|| by_name(metric))));
+        return Some((
+            metric.clone(),
+            spec.goal.unwrap_or_else(|| Goal::of(metric)),
+        ));
     }
     let sweep = &loaded.sweep;
     let metric = match sweep.metric.split_once('/')? {
@@ -136,7 +133,7 @@ fn metric_and_goal(loaded: &LoadedSweep, spec: &PruneSpec) -> Option<(String, Go
         ("best", rest) if rest.starts_with("validation/") => rest.to_string(),
         _ => return None,
     };
-    Some((metric, spec.goal.unwrap_or(sweep.goal)))
+    Some((metric, spec.goal.unwrap_or(sweep.goal())))
 }
 
 /// Checks the sweep's `prune` block against the metrics every epoch records (`loss` and the
@@ -207,21 +204,23 @@ pub struct Sibling {
     pub finished: bool,
 }
 
-impl Pruning {
-    /// The value this pruning uses for the run's argument (`runner run --prune`).
-    pub fn arg(&self) -> String {
-        serde_json::to_string(self).expect("pruning serializes")
-    }
-
+impl crate::train::Pruner for Pruning {
     /// Judges the trial in `own_dir`, whose epochs so far are `own` (the last one just ended),
     /// against the sweep's other trials; `Some` when it should stop now.
-    pub fn judge(&self, own_dir: &Path, own: &[EpochRecord]) -> Option<Pruned> {
+    fn judge(&self, own_dir: &Path, own: &[EpochRecord]) -> Option<Pruned> {
         let last = own.last()?;
         let phase_epoch = own.iter().filter(|e| e.phase == last.phase).count() as u32;
         if self.median_at(phase_epoch).is_none() && self.asha_at(phase_epoch).is_none() {
             return None;
         }
         self.decide(own, &self.siblings(own_dir))
+    }
+}
+
+impl Pruning {
+    /// The value this pruning uses for the run's argument (`runner run --prune`).
+    pub fn arg(&self) -> String {
+        serde_json::to_string(self).expect("pruning serializes")
     }
 
     /// The median rule, when it judges epoch `phase_epoch` of a phase (after the warm-up).

@@ -6,7 +6,8 @@
 //! Optuna uses by default): one optimizer per parameter, told each finished trial's metric,
 //! with the first draws random until enough trials have finished.
 
-use super::spec::{Distribution, Domain, Goal, SweepSpec};
+use super::spec::{Distribution, Domain, SweepSpec};
+use crate::metric::Goal;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
@@ -105,7 +106,7 @@ impl Sampler {
         Self {
             parameters,
             seed: sweep.sampler_seed,
-            goal: sweep.goal,
+            goal: sweep.goal(),
             tpe,
             told: 0,
         }

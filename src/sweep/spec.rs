@@ -3,14 +3,16 @@
 //! and which metric ranks the trials. Read with the same located diagnostics as specs.
 
 use super::prune::PruneSpec;
+use crate::metric::Goal;
 use crate::spec::diagnostic::{Diagnostic, Report};
-use crate::spec::schema::{self, Document};
+use crate::spec::schema::{self, PatternHelp, Schema};
 use crate::spec::yaml::{self, SourceMap};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// A sweep file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -36,13 +38,15 @@ pub struct SweepSpec {
     /// `validation/loss`, `test/accuracy`, `train/loss`, ...
     #[serde(default = "default_metric")]
     pub metric: String,
-    /// Whether a higher (`max`) or lower (`min`) metric is better.
-    #[serde(default)]
-    pub goal: Goal,
+    /// Whether a higher (`max`) or lower (`min`) metric is better. Default: `min` for a
+    /// loss, `seconds` and `epochs`, `max` for anything else (the same rule as checks and
+    /// `runner compare`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<Goal>,
     /// Replicates: every configuration runs once per seed (sets the spec's `seed`); results
     /// are reported as mean and spread over the seeds.
     #[serde(default)]
-    #[schemars(length(max = 1000))]
+    #[schemars(length(min = 1, max = 1000), extend("uniqueItems" = true))]
     pub seeds: Vec<u64>,
     /// Seed of the `random` and `tpe` samplers (the same seed draws the same trials).
     #[serde(default)]
@@ -69,6 +73,65 @@ pub struct SweepSpec {
     pub executor: Executor,
 }
 
+impl SweepSpec {
+    /// Whether a higher or lower [`metric`](Self::metric) is better: `goal`, else the
+    /// metric's own direction ([`Goal::of`]).
+    pub fn goal(&self) -> Goal {
+        self.goal.unwrap_or_else(|| Goal::of(&self.metric))
+    }
+}
+
+/// The form of Slurm partition names (one, or several separated by commas).
+const PARTITION_PATTERN: &str = r"^[A-Za-z0-9_.,-]+$";
+/// The forms of a Slurm time limit (`sbatch --time`).
+const TIME_PATTERN: &str = r"^(\d+(-\d+)?(:\d+){0,2}|UNLIMITED|unlimited|infinite)$";
+/// The form of a Slurm memory size (`sbatch --mem`).
+const MEMORY_PATTERN: &str = r"^[0-9]+[KMGT]?$";
+
+/// What the sweep file's patterns mean, for schema errors.
+fn pattern_helps() -> Vec<PatternHelp> {
+    vec![
+        PatternHelp {
+            pattern: PARTITION_PATTERN,
+            what: "a Slurm partition name",
+            form: "letters, digits, `_`, `.` and `-`; several partitions separated by commas",
+            hint: PatternHelp::no_hint,
+        },
+        PatternHelp {
+            pattern: TIME_PATTERN,
+            what: "a Slurm time limit",
+            form: "`MINUTES`, `HOURS:MINUTES:SECONDS`, `DAYS-HOURS` or `DAYS-HOURS:MINUTES`, \
+                   e.g. `30`, `2:00:00` (two hours), `1-12` (a day and a half), or `UNLIMITED`",
+            hint: |text| {
+                let (number, unit) = text.trim().split_once(char::is_whitespace)?;
+                let n: u64 = number.parse().ok()?;
+                let unit = unit.trim().to_lowercase();
+                let fixed = match unit.trim_end_matches('s') {
+                    "minute" | "min" | "m" => n.to_string(),
+                    "hour" | "hr" | "h" => format!("{n}:00:00"),
+                    "day" | "d" => format!("{n}-00"),
+                    _ => return None,
+                };
+                Some(format!("did you mean `{fixed}`?"))
+            },
+        },
+        PatternHelp {
+            pattern: MEMORY_PATTERN,
+            what: "a Slurm memory size",
+            form: "megabytes, or a number with `K`, `M`, `G` or `T`, e.g. `16G`",
+            hint: |text| {
+                let compact: String = text.split_whitespace().collect();
+                let fixed = compact
+                    .to_uppercase()
+                    .trim_end_matches(['B', 'I'])
+                    .to_string();
+                (fixed != text && fixed.chars().next()?.is_ascii_digit())
+                    .then(|| format!("did you mean `{fixed}`?"))
+            },
+        },
+    ]
+}
+
 /// Where and how a sweep's trials run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -79,12 +142,12 @@ pub struct Executor {
     pub kind: ExecutorKind,
     /// Slurm partition (`sbatch --partition`); default: the cluster's default partition.
     #[serde(default)]
-    #[schemars(regex(pattern = r"^[A-Za-z0-9_.,-]+$"))]
+    #[schemars(regex(pattern = PARTITION_PATTERN))]
     pub partition: Option<String>,
     /// Time limit of each trial (`sbatch --time`): `minutes`, `hours:minutes:seconds`,
     /// `days-hours:minutes`, ... Default: the partition's.
     #[serde(default)]
-    #[schemars(regex(pattern = r"^(\d+(-\d+)?(:\d+){0,2}|UNLIMITED|unlimited|infinite)$"))]
+    #[schemars(regex(pattern = TIME_PATTERN))]
     pub time: Option<String>,
     /// CPUs per trial (`--cpus-per-task`); the trial trains with this many threads.
     #[serde(default)]
@@ -96,7 +159,7 @@ pub struct Executor {
     pub gpus_per_trial: Option<u32>,
     /// Memory per trial (`--mem`): megabytes, or a number with `K`, `M`, `G` or `T`.
     #[serde(default)]
-    #[schemars(regex(pattern = r"^[0-9]+[KMGT]?$"))]
+    #[schemars(regex(pattern = MEMORY_PATTERN))]
     pub mem_per_trial: Option<String>,
     /// The most trials running at once (`--array=...%K`); default: as many as Slurm allows.
     #[serde(default)]
@@ -226,27 +289,6 @@ impl std::fmt::Display for Method {
     }
 }
 
-/// Whether higher or lower is better.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Goal {
-    /// Higher is better.
-    #[default]
-    Max,
-    /// Lower is better.
-    Min,
-}
-
-impl Goal {
-    /// True when `a` is better than `b`.
-    pub fn better(self, a: f64, b: f64) -> bool {
-        match self {
-            Goal::Max => a > b,
-            Goal::Min => a < b,
-        }
-    }
-}
-
 /// The values one parameter takes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
@@ -281,6 +323,12 @@ impl Domain {
             Domain::Distribution(_) => None,
         }
     }
+}
+
+/// The sweep file's JSON Schema, as written to `schemas/sweep.schema.json`.
+pub fn sweep_schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| Schema::new(schema::generate::<SweepSpec>(), pattern_helps()))
 }
 
 /// A sweep file read and checked on its own (the trials are checked against the spec later).
@@ -342,6 +390,16 @@ impl LoadedSweep {
     }
 }
 
+/// True when the file at `path` is a sweep file (it has a top-level `parameters:`), not an
+/// experiment spec.
+pub fn is_sweep_file(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|text| {
+        yaml::strip_bom(text)
+            .lines()
+            .any(|line| line.starts_with("parameters:"))
+    })
+}
+
 /// Reads a sweep file: YAML, schema, then the rules the schema cannot say (non-empty lists,
 /// ordered and positive bounds, a budget for random and tpe, lists only for grid).
 pub fn load(path: &Path) -> Result<LoadedSweep, Report> {
@@ -359,8 +417,9 @@ pub fn load(path: &Path) -> Result<LoadedSweep, Report> {
             ],
         )
     })?;
+    let text = yaml::strip_bom(text);
     let (document, source) = yaml::parse(&text).map_err(|d| fail(text.clone(), vec![d]))?;
-    let diagnostics = schema::validate_as(Document::Sweep, &document, &source);
+    let diagnostics = sweep_schema().validate(&document, &source);
     if !diagnostics.is_empty() {
         return Err(fail(text, diagnostics));
     }
@@ -374,7 +433,11 @@ pub fn load(path: &Path) -> Result<LoadedSweep, Report> {
         )
     })?;
     let loaded = LoadedSweep {
-        sweep,
+        sweep: SweepSpec {
+            // Written out, so the sweep's definition (and its folder) says which way it ranks.
+            goal: Some(sweep.goal()),
+            ..sweep
+        },
         path: path.to_path_buf(),
         text,
         source,

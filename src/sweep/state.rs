@@ -5,8 +5,9 @@
 //! claims to be running.
 
 use super::space::Config;
-use super::spec::{Domain, Goal, Method};
+use super::spec::{Domain, Method};
 use super::trial::Trial;
+use crate::metric::Goal;
 use crate::track::run_dir::RecordError;
 use crate::track::{RunDir, write_atomically};
 use serde::{Deserialize, Serialize};

@@ -96,12 +96,24 @@ impl Trial {
         out
     }
 
-    /// The trial's configuration without its seed: replicates share it (TensorBoard's
-    /// HParams group, compare's mean +- std).
+    /// The trial's configuration without its seed: replicates share it, different
+    /// configurations never do (TensorBoard's HParams group, `runner check`'s mean +- std).
+    /// The readable `key=value,...` of its name, followed by `#` and a hash of the exact values
+    /// when a short label stands for more than one value (a mapping, a list, a number written
+    /// with 3 digits).
     pub fn group(&self) -> String {
-        match self.name.find("seed=") {
+        let readable = match self.name.find("seed=") {
             Some(at) => self.name[4..at].trim_end_matches(',').to_string(),
             None => self.name.get(4..).unwrap_or_default().to_string(),
+        };
+        if self.config.values().all(label_is_exact) {
+            readable
+        } else {
+            let exact = serde_json::to_string(&self.config).expect("a configuration serializes");
+            format!(
+                "{readable}#{}",
+                &crate::track::run_dir::spec_hash(&exact)[..8]
+            )
         }
     }
 }
@@ -130,6 +142,16 @@ pub fn short_names<'a>(paths: impl IntoIterator<Item = &'a String>) -> BTreeMap<
             ((*path).clone(), short)
         })
         .collect()
+}
+
+/// True when [`label`] writes `value` without losing anything: strings, booleans, null, and
+/// numbers whose label reads back as the same number.
+fn label_is_exact(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => label(value).parse::<f64>().ok() == n.as_f64(),
+        Value::String(_) | Value::Bool(_) | Value::Null => true,
+        Value::Object(_) | Value::Array(_) => false,
+    }
 }
 
 /// A value written short: numbers with at most 3 significant digits in scientific notation
@@ -206,6 +228,32 @@ mod tests {
             "007-rate=0.2,adam.lr=1e-4,rmsprop.lr=2.5e-5,seed=3"
         );
         assert_eq!(trial.group(), "rate=0.2,adam.lr=1e-4,rmsprop.lr=2.5e-5");
+    }
+
+    #[test]
+    fn configurations_with_the_same_labels_are_different_groups() {
+        let short = short_names(["data.augment".to_string()].iter());
+        let augment = |rotate: f64| {
+            let config = Config::from([(
+                "data.augment".to_string(),
+                json!([{"flip": "horizontal"}, {"rotate": rotate}]),
+            )]);
+            Trial::new(1, config, Some(1), &short)
+        };
+        let (a, b) = (augment(0.1), augment(0.2));
+        assert_eq!(a.name, b.name, "the labels are the same");
+        assert_ne!(a.group(), b.group());
+        assert_eq!(
+            a.group(),
+            Trial {
+                seed: Some(2),
+                ..augment(0.1)
+            }
+            .group()
+        );
+        let lr = |x: f64| Trial::new(1, Config::from([("lr".into(), json!(x))]), None, &short);
+        assert_ne!(lr(1.2341e-4).group(), lr(1.2342e-4).group());
+        assert_eq!(lr(1e-4).group(), "lr=1e-4");
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! file formats have one definition. `summary.json` carries a version: a reader refuses a file
 //! written by a newer runner instead of misreading it.
 
+use crate::metric::{Metric, Split};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Metric values by name (`loss`, `accuracy`, ...).
 pub type Metrics = BTreeMap<String, f64>;
@@ -113,78 +114,53 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// A metric by the name used in checks, sweeps and compare: `test/accuracy`,
-    /// `validation/loss` (the final model's), `best/validation/accuracy`,
+    /// A metric by the name used in checks, sweeps and compare ([`crate::metric`]):
+    /// `test/accuracy`, `validation/loss` (the final model's), `best/validation/accuracy`,
     /// `initial/validation/accuracy`, `train/loss`, `train/images_per_second`, `seconds`,
     /// `epochs`.
     pub fn metric(&self, name: &str) -> Option<f64> {
-        let get = |metrics: &Option<Metrics>, key: &str| metrics.as_ref()?.get(key).copied();
-        match name {
-            "seconds" => return Some(self.seconds),
-            "epochs" => return Some(self.epochs as f64),
-            "train/images_per_second" => return Some(self.images_per_second),
-            "best/validation/accuracy" => return self.best_validation_accuracy.map(|b| b.accuracy),
-            "best/epoch" => return self.best_validation_accuracy.map(|b| b.epoch as f64),
-            _ => {}
+        let get = |metrics: Option<&Metrics>, key: &str| metrics?.get(key).copied();
+        match Metric::parse(name)? {
+            Metric::Seconds => Some(self.seconds),
+            Metric::Epochs => Some(self.epochs as f64),
+            Metric::ImagesPerSecond => Some(self.images_per_second),
+            Metric::BestValidationAccuracy => self.best_validation_accuracy.map(|b| b.accuracy),
+            Metric::BestEpoch => self.best_validation_accuracy.map(|b| b.epoch as f64),
+            Metric::OnSplit { split, name } => get(self.split(split), name),
         }
-        let (split, metric) = name.split_once('/')?;
+    }
+
+    /// The final metrics on `split`, if the run has them.
+    fn split(&self, split: Split) -> Option<&Metrics> {
         match split {
-            "test" => get(&self.test, metric),
-            "validation" => get(&self.final_validation, metric),
-            "train" => get(&self.final_train, metric),
-            "initial" => metric
-                .strip_prefix("validation/")
-                .and_then(|m| self.initial_validation.get(m).copied()),
-            _ => None,
+            Split::Train => self.final_train.as_ref(),
+            Split::Validation => self.final_validation.as_ref(),
+            Split::Test => self.test.as_ref(),
+            Split::InitialValidation => Some(&self.initial_validation),
         }
     }
 
     /// Every metric name [`Summary::metric`] answers for this summary, sorted.
     pub fn metric_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = ["seconds", "epochs", "train/images_per_second"]
-            .map(String::from)
-            .to_vec();
-        if self.best_validation_accuracy.is_some() {
-            names.extend(["best/validation/accuracy".into(), "best/epoch".into()]);
-        }
-        for (split, metrics) in [
-            ("test", &self.test),
-            ("validation", &self.final_validation),
-            ("train", &self.final_train),
-        ] {
-            for key in metrics.iter().flat_map(|m| m.keys()) {
-                names.push(format!("{split}/{key}"));
-            }
-        }
-        for key in self.initial_validation.keys() {
-            names.push(format!("initial/validation/{key}"));
-        }
+        let computed: BTreeSet<&str> = [
+            self.final_train.as_ref(),
+            self.final_validation.as_ref(),
+            self.test.as_ref(),
+            Some(&self.initial_validation),
+        ]
+        .into_iter()
+        .flatten()
+        .flat_map(|m| m.keys())
+        .map(String::as_str)
+        .collect();
+        let computed: Vec<&str> = computed.into_iter().collect();
+        let mut names: Vec<String> = crate::metric::names(&computed, self.test.is_some())
+            .into_iter()
+            .filter(|name| self.metric(name).is_some())
+            .collect();
         names.sort();
-        names.dedup();
         names
     }
-}
-
-/// Every metric name [`Summary::metric`] can answer for runs that compute `epoch_metrics`
-/// (`loss`, `accuracy`, ...) each epoch, with `test/...` names when the data has a test split.
-pub fn metric_names(epoch_metrics: &[&str], has_test: bool) -> Vec<String> {
-    let mut names: Vec<String> = [
-        "seconds",
-        "epochs",
-        "train/images_per_second",
-        "best/validation/accuracy",
-        "best/epoch",
-    ]
-    .map(String::from)
-    .to_vec();
-    let mut splits = vec!["train", "validation", "initial/validation"];
-    if has_test {
-        splits.push("test");
-    }
-    for split in splits {
-        names.extend(epoch_metrics.iter().map(|m| format!("{split}/{m}")));
-    }
-    names
 }
 
 /// Why a run failed: `error.json`, written when a run stops on an error (not on Ctrl-C), so
@@ -292,10 +268,16 @@ mod tests {
     #[test]
     fn every_listed_metric_name_is_answered_by_a_summary() {
         let s = summary();
-        for name in metric_names(&["loss", "accuracy"], true) {
-            assert!(s.metric(&name).is_some(), "{name}");
+        let names = crate::metric::names(&["loss", "accuracy"], true);
+        for name in &names {
+            assert!(s.metric(name).is_some(), "{name}");
         }
-        assert!(!metric_names(&["loss"], false).contains(&"test/loss".to_string()));
+        assert_eq!(s.metric_names(), {
+            let mut sorted = names;
+            sorted.sort();
+            sorted
+        });
+        assert!(!crate::metric::names(&["loss"], false).contains(&"test/loss".to_string()));
     }
 
     #[test]
