@@ -152,9 +152,10 @@ fn a_broken_run_fails_against_the_baseline() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let out_text = text(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        out_text.contains("the baseline came from a different spec"),
-        "{out_text}"
+        stderr.contains("warning: the baseline came from a different spec"),
+        "on stderr, not in the report on stdout: {out_text}"
     );
     let failed = failures(&junit(&dir.path().join("bad.xml")));
     assert!(
@@ -384,4 +385,58 @@ fn workflows_parse_and_call_runner_with_valid_arguments(#[case] file: &str) {
     // The check itself fails for a wrong flag.
     let out = runner(root, &["check", "x", "--junitt", "j.xml", "--help"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[rstest]
+#[case::negative(&["--sigmas", "-1"])]
+#[case::not_a_number(&["--sigmas", "NaN"])]
+#[case::infinite(&["--sigmas", "inf"])]
+fn check_refuses_a_meaningless_number_of_sigmas(#[case] args: &[&str]) {
+    let dir = setup("checks: {validation/accuracy: '>= 0.5'}\n");
+    let run = train(dir.path(), &[]);
+    let mut all = vec!["check", run.to_str().unwrap()];
+    all.extend(args);
+    let out = runner(dir.path(), &all);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("is not a number of standard deviations: give 0 or more"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn checking_a_run_still_training_says_to_wait_not_to_resume() {
+    let dir = setup("checks: {validation/accuracy: '>= 0.5'}\n");
+    std::fs::write(
+        dir.path().join("spec.yaml"),
+        std::fs::read_to_string(dir.path().join("spec.yaml"))
+            .unwrap()
+            .replace("epochs: 3", "epochs: 100000"),
+    )
+    .unwrap();
+    let mut child = common::runner_command(dir.path())
+        .args(["run", "spec.yaml"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs = dir.path().join("runs/tiny");
+    let run = loop {
+        let found = std::fs::read_dir(&runs)
+            .ok()
+            .and_then(|mut d| d.next())
+            .map(|e| e.unwrap().path());
+        if let Some(run) = found.filter(|r| r.join("metrics.jsonl").is_file()) {
+            break run;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = runner(dir.path(), &["check", run.to_str().unwrap()]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("is still training (process"), "{all}");
+    assert!(!all.contains("runner resume"), "{all}");
 }

@@ -590,3 +590,26 @@ fn the_tutorial_spec_runs_where_shared_is_missing() {
     );
     assert!(files.iter().any(|f| f.ends_with(".tflite")), "{files:?}");
 }
+
+/// An archive vouched for only by a SHA256SUMS listing: a file the listing does not name is
+/// not used, and the output names it.
+#[test]
+fn files_the_listing_does_not_name_are_named_and_not_used() {
+    let server = Server::start();
+    server.serve("/pets.tar.gz", tar_gz(&archive_entries()));
+    let case = Case::new(&format!(
+        "{{url: {}/pets.tar.gz, sha256sums: SHA256SUMS, subdir: {SUBDIR}}}",
+        server.url
+    ));
+    let out = case.ok(&["fetch", case.spec().to_str().unwrap()]);
+    assert!(
+        out.contains("1 file(s) the listing does not name were removed, not used (vectorize.py)"),
+        "{out}"
+    );
+    let files = case.cache_files();
+    assert!(
+        !files.iter().any(|f| f.ends_with("vectorize.py")),
+        "{files:?}"
+    );
+    assert!(files.iter().any(|f| f.ends_with(".png")), "{files:?}");
+}

@@ -172,6 +172,36 @@ fn assert_one_error(out: &Output, spec: &Path, location: &str, message: &str, he
     "unknown key `learning_rate`",
     "did you mean `lr`?"
 )]
+#[case::threshold_arrow(
+    "threshold_arrow",
+    "18:31",
+    "`validation/accuracy` must be a threshold, found `=> 0.9`",
+    "did you mean `>= 0.9`?"
+)]
+#[case::threshold_word(
+    "threshold_word",
+    "18:31",
+    "`validation/accuracy` must be a threshold, found `>= abc`",
+    "a threshold is `OP NUMBER` with OP one of `>=`, `<=`, `>`, `<`, e.g. `>= 0.9`"
+)]
+#[case::url_ftp(
+    "url_ftp",
+    "8:17",
+    "`url` must be an http:// or https:// URL, found `ftp://example.com/d.zip`",
+    "`ftp://` is not downloaded by runner"
+)]
+#[case::sha256_short(
+    "sha256_short",
+    "8:54",
+    "`sha256` must be a SHA-256 checksum (64 hexadecimal digits), found `abc123`",
+    "it has 6 characters"
+)]
+#[case::checksum_number(
+    "checksum_number",
+    "8:54",
+    "wrong type for `sha256`: expected text, found `0e11111111111111111111111111111111111111111111111111111111111111`, which YAML reads as the number 0",
+    "quote it: \"0e11111111111111111111111111111111111111111111111111111111111111\""
+)]
 #[case::validation_split_on_split_folders(
     "validation_split_on_split_folders",
     "8:3",

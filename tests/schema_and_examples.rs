@@ -10,13 +10,13 @@ fn committed_schema_is_current() {
     );
     let committed = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
-        committed == runner::spec::schema::experiment_schema_text(),
+        committed == runner::spec::schema::experiment_schema().text(),
         "schemas/experiment.schema.json is stale: run `cargo run --release -- schema` and commit it"
     );
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/sweep.schema.json");
     let committed = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
-        committed == runner::spec::schema::schema_text(runner::spec::schema::sweep_schema()),
+        committed == runner::sweep::spec::sweep_schema().text(),
         "schemas/sweep.schema.json is stale: run `cargo run --release -- schema` and commit it"
     );
 }

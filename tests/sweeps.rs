@@ -333,6 +333,31 @@ fn seed_replicates_are_shown_as_mean_and_spread() {
     "sweep.yaml:2",
     "reduction_factor"
 )]
+#[case::duplicate_seeds(
+    "spec: spec.yaml\nseeds: [1, 2, 1]\nparameters:\n  model.nodes.drop.rate: [0.1]\n",
+    "sweep.yaml:2:8",
+    "`seeds` lists the same value twice (1)"
+)]
+#[case::no_seeds(
+    "spec: spec.yaml\nseeds: []\nparameters:\n  model.nodes.drop.rate: [0.1]\n",
+    "sweep.yaml:2:8",
+    "`seeds` needs at least 1 item(s)"
+)]
+#[case::spec_is_a_sweep(
+    "spec: sweep.yaml\nparameters:\n  model.nodes.drop.rate: [0.1]\n",
+    "sweep.yaml:1:7",
+    "`sweep.yaml` is a sweep file, not an experiment spec"
+)]
+#[case::slurm_time_in_words(
+    "spec: spec.yaml\nexecutor: {time: 2 hours}\nparameters:\n  model.nodes.drop.rate: [0.1]\n",
+    "sweep.yaml:2:18",
+    "did you mean `2:00:00`?"
+)]
+#[case::slurm_memory_with_bytes(
+    "spec: spec.yaml\nexecutor: {mem_per_trial: 16GB}\nparameters:\n  model.nodes.drop.rate: [0.1]\n",
+    "sweep.yaml:2:27",
+    "`mem_per_trial` must be a Slurm memory size, found `16GB`"
+)]
 #[case::unknown_key(
     "spec: spec.yaml\nmethdo: grid\nparameters:\n  model.nodes.drop.rate: [0.1]\n",
     "sweep.yaml:2:1",
@@ -717,5 +742,197 @@ prune:
     assert!(
         line.ends_with("; TPE counts it at its last validation/accuracy 0.5000"),
         "{line}"
+    );
+}
+
+#[rstest::rstest]
+#[case::no_jobs(&["sweep", "sweep.yaml", "--jobs", "0"], 2, "0 is not in 1..")]
+#[case::device_not_here(&["sweep", "sweep.yaml", "--device", "wgpu:7"], 1, "wgpu:7")]
+#[case::device_not_built(&["sweep", "sweep.yaml", "--device", "tch-cpu"], 1, "--features tch")]
+fn bad_sweep_arguments_are_refused_before_anything_runs(
+    #[case] args: &[&str],
+    #[case] code: i32,
+    #[case] message: &str,
+) {
+    let dir = setup(GRID);
+    let out = runner(dir.path(), args);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(code), "{all}");
+    assert!(all.contains(message), "expected `{message}` in:\n{all}");
+    assert!(!dir.path().join("runs").exists(), "nothing ran:\n{all}");
+}
+
+#[test]
+fn a_sweep_file_with_a_byte_order_mark_reads_like_one_without() {
+    let dir = setup(&format!("\u{feff}{GRID}"));
+    let out = runner(dir.path(), &["validate", "sweep.yaml"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[rstest::rstest]
+#[case::unknown_metric(&["compare", "runs/sweep", "--metric", "validation/acuracy"], "no run here has the metric `validation/acuracy`: did you mean `validation/accuracy`?")]
+#[case::a_file(&["compare", "sweep.yaml"], "sweep.yaml is a file, not a folder: give run folders")]
+#[case::nothing(&["compare", "runs/nothere"], "runs/nothere is not there")]
+fn compare_refuses_what_it_cannot_compare(#[case] args: &[&str], #[case] message: &str) {
+    let dir = setup("spec: spec.yaml\nparameters:\n  model.nodes.drop.rate: [0.0]\n");
+    assert!(
+        runner(dir.path(), &["sweep", "sweep.yaml"])
+            .status
+            .success()
+    );
+    let out = runner(dir.path(), args);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains(message), "expected `{message}` in:\n{all}");
+}
+
+/// The rows' values of `column`, best (first) row first.
+fn column(rows: &[Value], column: &str) -> Vec<f64> {
+    rows.iter()
+        .map(|r| r[column].as_f64().unwrap_or_else(|| panic!("{r}")))
+        .collect()
+}
+
+#[test]
+fn a_loss_ranks_lowest_first_in_compare_and_in_a_sweep_without_goal() {
+    let dir = setup(
+        "spec: spec.yaml\nmetric: validation/loss\nparameters:\n  phases.head.optimizer.adam.lr: [0.0001, 0.3]\n",
+    );
+    let out = runner(dir.path(), &["sweep", "sweep.yaml"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("runs/sweep/sweep.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["goal"], "min", "a loss is minimised without `goal`");
+    let losses = column(
+        &compare_json(dir.path(), "runs/sweep"),
+        "final validation/loss",
+    );
+    assert!(losses[0] < losses[1], "lowest loss first: {losses:?}");
+    // The same from `compare --metric` over runs of no sweep (the experiment's folder).
+    let out = runner(
+        dir.path(),
+        &[
+            "compare",
+            "runs/sweep/001-lr=1e-4",
+            "runs/sweep/002-lr=0.3",
+            "--metric",
+            "validation/loss",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let losses = column(&rows, "final validation/loss");
+    assert!(losses[0] < losses[1], "lowest loss first: {losses:?}");
+    // Accuracy still ranks highest first.
+    let out = runner(
+        dir.path(),
+        &[
+            "compare",
+            "runs/sweep/001-lr=1e-4",
+            "runs/sweep/002-lr=0.3",
+            "--metric",
+            "train/loss",
+            "--goal",
+            "max",
+            "--format",
+            "json",
+        ],
+    );
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let losses = column(&rows, "final train/loss");
+    assert!(losses[0] > losses[1], "--goal max wins: {losses:?}");
+}
+
+#[test]
+fn configurations_whose_values_read_alike_stay_apart() {
+    // Two augmentation lists with the same short label (`horizontalxmapping`).
+    let dir = setup(
+        "spec: spec.yaml\nparameters:\n  data.augment:\n    - [{flip: horizontal}, {rotate: 0.1}]\n    - [{flip: horizontal}, {rotate: 0.3}]\n",
+    );
+    let out = runner(dir.path(), &["sweep", "sweep.yaml"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let rows = compare_json(dir.path(), "runs/sweep");
+    assert_eq!(rows.len(), 2, "two configurations, two rows: {rows:?}");
+    let augment: Vec<&str> = rows
+        .iter()
+        .map(|r| r["augment"].as_str().unwrap())
+        .collect();
+    assert_ne!(
+        augment[0], augment[1],
+        "told apart in the table: {augment:?}"
+    );
+    let table = text(&out);
+    assert!(
+        !table.contains("seeds)"),
+        "not merged as replicates:\n{table}"
+    );
+}
+
+#[test]
+fn a_damaged_sweep_record_says_how_to_go_on_and_that_works() {
+    let dir = setup(GRID);
+    assert!(
+        runner(dir.path(), &["sweep", "sweep.yaml"])
+            .status
+            .success()
+    );
+    let record = dir.path().join("runs/sweep/sweep.json");
+    std::fs::write(&record, "{\"version\": 1, \"trials\": [").unwrap();
+    let out = runner(dir.path(), &["sweep", "sweep.yaml"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let advice = format!(
+        "mv {0} {0}.damaged",
+        Path::new("runs/sweep/sweep.json").display()
+    );
+    assert!(all.contains(&advice), "expected `{advice}` in:\n{all}");
+    // Following the advice: the record is rebuilt and no trial runs again.
+    std::fs::rename(&record, record.with_extension("json.damaged")).unwrap();
+    let again = runner(dir.path(), &["sweep", "sweep.yaml"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("4 of 4 trials finished earlier"),
+        "{}",
+        text(&again)
+    );
+}
+
+/// Runs `runner ARGS` in `dir` with its stdout a pipe nobody reads (closed before it writes).
+fn with_closed_stdout(dir: &Path, args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    common::runner_command(dir)
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[rstest::rstest]
+#[case::compare(&["compare", "runs/sweep"])]
+#[case::compare_json(&["compare", "runs/sweep", "--format", "json"])]
+#[case::sweep_status(&["sweep", "sweep.yaml", "--status"])]
+#[case::devices(&["devices"])]
+#[case::devices_json(&["devices", "--json"])]
+fn a_closed_stdout_ends_the_command_quietly(#[case] args: &[&str]) {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = setup("spec: spec.yaml\nparameters:\n  model.nodes.drop.rate: [0.0]\n");
+    assert!(
+        runner(dir.path(), &["sweep", "sweep.yaml"])
+            .status
+            .success()
+    );
+    let out = with_closed_stdout(dir.path(), args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(13),
+        "ended by SIGPIPE: {:?}\n{stderr}",
+        out.status
     );
 }

@@ -90,6 +90,21 @@ pub fn verify_tree(root: &Path, entries: &[Entry]) -> Vec<Mismatch> {
         .collect()
 }
 
+/// The files under `root` that `entries` do not name (relative paths, sorted).
+pub fn unlisted(root: &Path, entries: &[Entry]) -> Vec<PathBuf> {
+    let listed: std::collections::BTreeSet<&Path> =
+        entries.iter().map(|e| e.path.as_path()).collect();
+    let mut found: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.path().strip_prefix(root).ok().map(Path::to_path_buf))
+        .filter(|p| !listed.contains(p.as_path()))
+        .collect();
+    found.sort();
+    found
+}
+
 /// One line saying what is wrong with a folder, naming up to three files.
 pub fn describe(mismatches: &[Mismatch], total: usize) -> String {
     let named: Vec<String> = mismatches

@@ -272,7 +272,12 @@ fn resolve_data(
     let listing = listing()?;
     let archive = download_verified(url, sha256, &cache::file_path(&cache, url, sha256), "data")
         .map_err(|p| fail("/data/source/url", p))?;
-    let extracted = install(&archive, &target, source.subdir.as_deref(), &listing);
+    let extracted = install(
+        &archive,
+        &target,
+        source.subdir.as_deref(),
+        (&listing, sha256.is_some()),
+    );
     // The archive is not needed once extracted, and is not trusted when extraction failed.
     let _ = std::fs::remove_file(&archive);
     let checked = extracted.map_err(|p| {
@@ -309,13 +314,15 @@ fn check_tree(folder: &Path, listing: &Listing) -> Result<String, Problem> {
 }
 
 /// Extracts `archive` into a temporary folder next to `target`, checks that it holds
-/// `subdir` and that its files match `listing`, then renames it to `target`. Says what was
-/// extracted and checked.
+/// `subdir` and that its files match `listing`, then renames it to `target`. When the listing
+/// is all that vouches for the files (the archive itself had no checksum, `archive_checked`
+/// false), files it does not name are removed, not used. Says what was extracted and checked,
+/// naming the removed files.
 fn install(
     archive: &Path,
     target: &Path,
     subdir: Option<&Path>,
-    listing: &Listing,
+    (listing, archive_checked): (&Listing, bool),
 ) -> Result<String, Problem> {
     let staging = cache::Staging::new(target).map_err(|e| {
         Problem::Cache(format!(
@@ -332,7 +339,30 @@ fn install(
             top_level(staging.path())
         )));
     }
-    let checked = check_tree(&data, listing)?;
+    let mut checked = check_tree(&data, listing)?;
+    if let (Some((_, entries)), false) = (listing, archive_checked) {
+        let unlisted = checksum::unlisted(&data, entries);
+        for file in &unlisted {
+            std::fs::remove_file(data.join(file)).map_err(|e| {
+                Problem::Cache(format!("cannot remove {}: {e}", data.join(file).display()))
+            })?;
+        }
+        if !unlisted.is_empty() {
+            let named: Vec<String> = unlisted
+                .iter()
+                .take(5)
+                .map(|p| p.display().to_string())
+                .collect();
+            let more = if unlisted.len() > 5 { ", ..." } else { "" };
+            let note = format!(
+                "{} file(s) the listing does not name were removed, not used ({}{more})",
+                unlisted.len(),
+                named.join(", ")
+            );
+            tracing::warn!("{note}");
+            checked = format!("{checked}; {note}");
+        }
+    }
     staging
         .finish()
         .map_err(|e| Problem::Cache(format!("cannot rename into {}: {e}", target.display())))?;

@@ -4,7 +4,8 @@
 //! (`{baseline: ci/baselines/x.json, max_drop: 0.01}`, `{rel: 0.02}`), optionally only
 //! informational. `runner check` evaluates them (see `crate::check`).
 
-use crate::sweep::spec::Goal;
+use super::schema::PatternHelp;
+use crate::metric::Goal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -38,8 +39,8 @@ pub struct CheckRule {
     #[serde(default)]
     #[schemars(range(min = 0.0))]
     pub rel: Option<f64>,
-    /// Whether higher or lower is better (default: lower for losses, `seconds` and `epochs`,
-    /// higher for everything else).
+    /// Whether higher or lower is better (default: the metric's own direction,
+    /// [`Goal::of`]: lower for losses, `seconds` and `epochs`, higher for everything else).
     #[serde(default)]
     pub goal: Option<Goal>,
     /// Report the check but never fail on it (a failure is shown as `warn`).
@@ -67,23 +68,41 @@ impl CheckRule {
     }
 }
 
-/// The direction of a metric when a check does not say: lower is better for losses, wall
-/// time and epochs, higher for everything else.
-pub fn default_goal(metric: &str) -> Goal {
-    if metric.ends_with("loss") || metric == "seconds" || metric == "epochs" {
-        Goal::Min
-    } else {
-        Goal::Max
+/// The form of a [`Threshold`].
+pub const THRESHOLD_PATTERN: &str = r"^\s*(>=|<=|>|<)\s*-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\s*$";
+
+/// What a threshold must look like, for schema errors.
+pub fn threshold_help() -> PatternHelp {
+    PatternHelp {
+        pattern: THRESHOLD_PATTERN,
+        what: "a threshold",
+        form: "a threshold is `OP NUMBER` with OP one of `>=`, `<=`, `>`, `<`, e.g. `>= 0.9`",
+        hint: |text| {
+            let text = text.trim();
+            let fixed = [
+                ("=>", ">="),
+                ("=<", "<="),
+                ("≥", ">="),
+                ("≤", "<="),
+                ("==", ">="),
+            ]
+            .iter()
+            .find_map(|(wrong, right)| {
+                text.strip_prefix(wrong)
+                    .map(|rest| format!("{right} {}", rest.trim()))
+            })
+            .or_else(|| text.parse::<f64>().is_ok().then(|| format!(">= {text}")))?;
+            Threshold(fixed.clone())
+                .parts()
+                .map(|_| format!("did you mean `{fixed}`?"))
+        },
     }
 }
 
 /// A comparison against a number, e.g. `>= 0.95`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
-pub struct Threshold(
-    #[schemars(regex(pattern = r"^\s*(>=|<=|>|<)\s*-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\s*$"))]
-    pub String,
-);
+pub struct Threshold(#[schemars(regex(pattern = THRESHOLD_PATTERN))] pub String);
 
 impl Threshold {
     /// The operator and the number; `None` when the text is not `OP NUMBER` (the schema
@@ -129,15 +148,6 @@ mod tests {
     fn a_malformed_threshold_never_holds() {
         assert!(Threshold("about 3".into()).parts().is_none());
         assert!(!Threshold("about 3".into()).holds(3.0));
-    }
-
-    #[rstest]
-    #[case("validation/loss", Goal::Min)]
-    #[case("seconds", Goal::Min)]
-    #[case("test/accuracy", Goal::Max)]
-    #[case("train/images_per_second", Goal::Max)]
-    fn goals_default_by_metric(#[case] metric: &str, #[case] goal: Goal) {
-        assert_eq!(default_goal(metric), goal);
     }
 
     #[test]

@@ -64,6 +64,21 @@ pub struct Spec {
     pub checks: BTreeMap<String, checks::CheckSpec>,
 }
 
+impl Spec {
+    /// Every metric name this spec's runs report ([`crate::metric::names`]): for checks,
+    /// sweeps and compare.
+    pub fn metric_names(&self) -> Vec<String> {
+        crate::metric::names(&self.epoch_metrics(), self.data.has_test())
+    }
+
+    /// The metrics every epoch records: `loss` and the spec's `metrics`.
+    pub fn epoch_metrics(&self) -> Vec<&str> {
+        std::iter::once("loss")
+            .chain(self.metrics.iter().map(|m| m.name()))
+            .collect()
+    }
+}
+
 fn default_seed() -> u64 {
     42
 }
@@ -161,7 +176,7 @@ pub fn load_model_file(path: &Path) -> Result<(ModelSpec, String, yaml::SourceMa
         diagnostics,
     };
     let (document, source) = yaml::parse(&text).map_err(|d| fail(&text, vec![d]))?;
-    let diagnostics = schema::validate_as(schema::Document::Model, &document, &source);
+    let diagnostics = schema::model_schema().validate(&document, &source);
     if !diagnostics.is_empty() {
         return Err(fail(&text, diagnostics));
     }
@@ -209,7 +224,7 @@ pub fn parse(
         });
     }
     integral_floats_to_integers(&mut document);
-    let diagnostics = schema::validate_as(schema::Document::Experiment, &document, &source);
+    let diagnostics = schema::experiment_schema().validate(&document, &source);
     if !diagnostics.is_empty() {
         return Err(Report {
             file: path.to_path_buf(),

@@ -14,16 +14,109 @@ use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
 use std::sync::OnceLock;
 
-/// The spec's JSON Schema (draft 2020-12), as written to `schemas/experiment.schema.json`.
-pub fn experiment_schema() -> &'static Value {
-    static SCHEMA: OnceLock<Value> = OnceLock::new();
+/// A generated JSON Schema, its compiled validator, and what its string patterns mean to a
+/// person.
+pub struct Schema {
+    /// The schema; error paths point into it.
+    value: Value,
+    validator: Validator,
+    patterns: Vec<PatternHelp>,
+}
+
+/// What a value must look like when a `pattern` of the schema rejects it, instead of the
+/// regular expression: e.g. "a threshold: `OP NUMBER` ..." for `^\s*(>=|<=|>|<)...`.
+pub struct PatternHelp {
+    /// The schema's regular expression, exactly.
+    pub pattern: &'static str,
+    /// What the value is, e.g. "a threshold".
+    pub what: &'static str,
+    /// The form it takes, with an example.
+    pub form: &'static str,
+    /// What is wrong with a rejected value in particular, when that can be said ("did you
+    /// mean `>= 0.9`?", "it has 63 characters").
+    pub hint: fn(&str) -> Option<String>,
+}
+
+impl PatternHelp {
+    /// Nothing particular to say.
+    pub fn no_hint(_: &str) -> Option<String> {
+        None
+    }
+}
+
+impl Schema {
+    /// Compiles `value` (a schema runner generated, so it always compiles); `patterns` say
+    /// what its string patterns mean.
+    pub fn new(value: Value, patterns: Vec<PatternHelp>) -> Self {
+        let validator = jsonschema::validator_for(&value).expect("a generated schema compiles");
+        Schema {
+            value,
+            validator,
+            patterns,
+        }
+    }
+
+    /// The schema as JSON.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The schema as pretty JSON with a trailing newline, exactly as committed.
+    pub fn text(&self) -> String {
+        let mut text = serde_json::to_string_pretty(&self.value).expect("schema serializes");
+        text.push('\n');
+        text
+    }
+
+    /// Validates a parsed document; returns one diagnostic per problem, in source order.
+    pub fn validate(&'static self, document: &Value, source: &SourceMap) -> Vec<Diagnostic> {
+        let mut found = Vec::new();
+        ROOT_SCHEMA.set(Some(self));
+        for error in self.validator.iter_errors(document) {
+            explain(&error, document, source, &mut found);
+        }
+        ROOT_SCHEMA.set(None);
+        drop_missing_explained_by_typos(&mut found);
+        found.sort_by_key(|d| d.span.map(|s| (s.start.line, s.start.col)));
+        found.dedup_by(|a, b| a.message == b.message && a.span == b.span);
+        found
+    }
+}
+
+/// The JSON Schema (draft 2020-12) of `T`, with integer fields bounded by their Rust types.
+pub fn generate<T: schemars::JsonSchema>() -> Value {
+    let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .with_transform(schemars::transform::RecursiveTransform(bound_integer))
+        .into_generator()
+        .into_root_schema_for::<T>();
+    serde_json::to_value(schema).expect("a generated schema is valid JSON")
+}
+
+/// The spec's JSON Schema, as written to `schemas/experiment.schema.json`.
+pub fn experiment_schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| Schema::new(generate::<super::Spec>(), spec_pattern_helps()))
+}
+
+/// The schema of a base graph file (the `model:` layout): the experiment schema's `$defs`,
+/// so error locations point into the same definitions.
+pub fn model_schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let schema = schemars::generate::SchemaSettings::draft2020_12()
-            .with_transform(schemars::transform::RecursiveTransform(bound_integer))
-            .into_generator()
-            .into_root_schema_for::<super::Spec>();
-        serde_json::to_value(schema).expect("a generated schema is valid JSON")
+        let mut schema = experiment_schema().value().clone();
+        if let Some(root) = schema.as_object_mut() {
+            root.retain(|k, _| k == "$schema" || k == "$defs");
+            root.insert("$ref".into(), Value::String("#/$defs/ModelSpec".into()));
+        }
+        Schema::new(schema, spec_pattern_helps())
     })
+}
+
+/// What the spec's string patterns mean.
+fn spec_pattern_helps() -> Vec<PatternHelp> {
+    let mut helps = vec![super::checks::threshold_help()];
+    helps.extend(super::source::pattern_helps());
+    helps
 }
 
 /// Gives every integer field without declared bounds the bounds of its Rust type (from the
@@ -44,86 +137,9 @@ fn bound_integer(schema: &mut schemars::Schema) {
     }
 }
 
-/// The schema as pretty JSON with a trailing newline, exactly as committed.
-pub fn experiment_schema_text() -> String {
-    schema_text(experiment_schema())
-}
-
-/// The sweep file's JSON Schema (draft 2020-12), as written to `schemas/sweep.schema.json`.
-pub fn sweep_schema() -> &'static Value {
-    static SCHEMA: OnceLock<Value> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let schema = schemars::schema_for!(crate::sweep::spec::SweepSpec);
-        serde_json::to_value(schema).expect("a generated schema is valid JSON")
-    })
-}
-
-/// A schema as pretty JSON with a trailing newline, exactly as committed.
-pub fn schema_text(schema: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(schema).expect("schema serializes");
-    text.push('\n');
-    text
-}
-
-/// Which kind of document is validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Document {
-    /// A whole experiment spec.
-    Experiment,
-    /// A base graph file (the `model:` layout).
-    Model,
-    /// A sweep file.
-    Sweep,
-}
-
-impl Document {
-    /// The schema whose `$defs` and properties error paths point into.
-    fn root_schema(self) -> &'static Value {
-        match self {
-            Document::Experiment | Document::Model => experiment_schema(),
-            Document::Sweep => sweep_schema(),
-        }
-    }
-}
-
 thread_local! {
     /// The root schema of the validation in progress on this thread, for did-you-mean lists.
-    static ROOT_SCHEMA: std::cell::Cell<Option<&'static Value>> = const { std::cell::Cell::new(None) };
-}
-
-fn validator(document: Document) -> &'static Validator {
-    static EXPERIMENT: OnceLock<Validator> = OnceLock::new();
-    static MODEL: OnceLock<Validator> = OnceLock::new();
-    static SWEEP: OnceLock<Validator> = OnceLock::new();
-    let compile =
-        |schema: &Value| jsonschema::validator_for(schema).expect("the generated schema compiles");
-    match document {
-        Document::Experiment => EXPERIMENT.get_or_init(|| compile(experiment_schema())),
-        Document::Model => MODEL.get_or_init(|| {
-            // Same `$defs` as the experiment schema, so error locations point into it.
-            let mut schema = experiment_schema().clone();
-            if let Some(root) = schema.as_object_mut() {
-                root.retain(|k, _| k == "$schema" || k == "$defs");
-                root.insert("$ref".into(), Value::String("#/$defs/ModelSpec".into()));
-            }
-            compile(&schema)
-        }),
-        Document::Sweep => SWEEP.get_or_init(|| compile(sweep_schema())),
-    }
-}
-
-/// Validates a parsed document; returns one diagnostic per problem, in source order.
-pub fn validate_as(kind: Document, document: &Value, source: &SourceMap) -> Vec<Diagnostic> {
-    let mut found = Vec::new();
-    ROOT_SCHEMA.set(Some(kind.root_schema()));
-    for error in validator(kind).iter_errors(document) {
-        explain(&error, document, source, &mut found);
-    }
-    ROOT_SCHEMA.set(None);
-    drop_missing_explained_by_typos(&mut found);
-    found.sort_by_key(|d| d.span.map(|s| (s.start.line, s.start.col)));
-    found.dedup_by(|a, b| a.message == b.message && a.span == b.span);
-    found
+    static ROOT_SCHEMA: std::cell::Cell<Option<&'static Schema>> = const { std::cell::Cell::new(None) };
 }
 
 /// A misspelt required key shows up twice: as an unknown key and as a missing one. Keep only
@@ -153,9 +169,10 @@ fn value_at<'v>(document: &'v Value, pointer: &str) -> Option<&'v Value> {
     document.pointer(pointer)
 }
 
-/// The last segment of a JSON pointer: the key or index a value sits under.
-fn last_segment(pointer: &str) -> &str {
-    pointer.rsplit('/').next().unwrap_or("")
+/// The last segment of a JSON pointer, unescaped: the key or index a value sits under
+/// (`validation/accuracy` for `/checks/validation~1accuracy`).
+fn last_segment(pointer: &str) -> String {
+    super::yaml::unescape_pointer_segment(pointer.rsplit('/').next().unwrap_or(""))
 }
 
 fn explain(
@@ -165,7 +182,7 @@ fn explain(
     out: &mut Vec<Diagnostic>,
 ) {
     let path = error.instance_path().as_str().to_string();
-    let field = last_segment(&path).to_string();
+    let field = last_segment(&path);
     let found = value_at(document, &path).map(describe).unwrap_or_default();
     let at_value = source.value_span(&path);
     let diagnostic = match error.kind() {
@@ -224,6 +241,20 @@ fn explain(
             )
             .with_label(format!("`{name}` is required here"))
         }
+        ValidationErrorKind::Type { kind }
+            if expects_string(kind) && source.number_text(&path).is_some() =>
+        {
+            let written = source.number_text(&path).unwrap_or_default();
+            Diagnostic::error(
+                format!(
+                    "wrong type for `{field}`: expected text, found `{written}`, which YAML reads \
+                     as the number {found}"
+                ),
+                at_value,
+            )
+            .with_label("read as a number")
+            .with_help(format!("quote it: \"{written}\""))
+        }
         ValidationErrorKind::Type { kind } => Diagnostic::error(
             format!(
                 "wrong type for `{field}`: expected {}, found {found}",
@@ -254,6 +285,23 @@ fn explain(
             at_value,
         )
         .with_label(format!("at most {limit} item(s)")),
+        ValidationErrorKind::UniqueItems => {
+            let items = value_at(document, &path)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let twice = items
+                .iter()
+                .enumerate()
+                .find(|(i, item)| items[..*i].contains(item))
+                .map_or(String::new(), |(_, item)| format!(" ({})", describe(item)));
+            Diagnostic::error(
+                format!("`{field}` lists the same value twice{twice}"),
+                at_value,
+            )
+            .with_label("each value once")
+            .with_help("remove the repeated value: a repeat would run the same thing again")
+        }
         ValidationErrorKind::Enum { options } => choice_error(
             &field,
             value_at(document, &path),
@@ -284,6 +332,19 @@ fn explain(
                 .with_label("not a device")
                 .with_help("`runner devices` lists the devices this runner has and what each finds here")
         }
+        ValidationErrorKind::Pattern { pattern } if pattern_help(pattern).is_some() => {
+            let help = pattern_help(pattern).expect("checked");
+            let found_text = value_at(document, &path).and_then(Value::as_str).unwrap_or("");
+            let d = Diagnostic::error(
+                format!("`{field}` must be {}, found {found}", help.what),
+                at_value,
+            )
+            .with_label(format!("not {}", help.what));
+            match (help.hint)(found_text) {
+                Some(hint) => d.with_help(format!("{hint}; {}", help.form)),
+                None => d.with_help(help.form),
+            }
+        }
         ValidationErrorKind::Pattern { pattern } => Diagnostic::error(
             format!("`{field}` is {found}, which does not match the pattern `{pattern}`"),
             at_value,
@@ -292,6 +353,15 @@ fn explain(
         _ => Diagnostic::error(format!("`{field}`: {}", error.masked()), at_value),
     };
     out.push(diagnostic.from_override_of(source, &path));
+}
+
+/// How the schema being validated explains `pattern`.
+fn pattern_help(pattern: &str) -> Option<&'static PatternHelp> {
+    ROOT_SCHEMA
+        .get()?
+        .patterns
+        .iter()
+        .find(|help| help.pattern == pattern)
 }
 
 fn range_error(
@@ -498,6 +568,7 @@ fn object_schema(keyword_path: &str) -> Option<&'static Value> {
     ROOT_SCHEMA
         .get()
         .unwrap_or(experiment_schema())
+        .value()
         .pointer(object_path)
 }
 
@@ -549,6 +620,14 @@ fn number(limit: &Value) -> String {
     match limit.as_f64() {
         Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
         _ => limit.to_string(),
+    }
+}
+
+/// True when a type error's expected types include a string.
+fn expects_string(kind: &TypeKind) -> bool {
+    match kind {
+        TypeKind::Single(t) => *t == jsonschema::JsonType::String,
+        TypeKind::Multiple(types) => types.contains(jsonschema::JsonType::String),
     }
 }
 

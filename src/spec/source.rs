@@ -4,9 +4,44 @@
 //! when the local path (`data.root`, `weights`) does not exist. The downloading is done by
 //! [`crate::fetch`].
 
+use super::schema::PatternHelp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+
+/// The form of a download URL: runner downloads over HTTP(S) only.
+pub const URL_PATTERN: &str = r"^https?://[^\s]+$";
+/// The form of a SHA-256 checksum.
+pub const SHA256_PATTERN: &str = r"^[0-9a-fA-F]{64}$";
+
+/// What URLs and checksums must look like, for schema errors.
+pub fn pattern_helps() -> [PatternHelp; 2] {
+    [
+        PatternHelp {
+            pattern: URL_PATTERN,
+            what: "an http:// or https:// URL",
+            form: "runner downloads over HTTP(S) only: for another protocol, download the file \
+                   yourself and point `data.root` or `weights` at it",
+            hint: |url| {
+                let scheme = url.split_once("://")?.0;
+                Some(format!("`{scheme}://` is not downloaded by runner"))
+            },
+        },
+        PatternHelp {
+            pattern: SHA256_PATTERN,
+            what: "a SHA-256 checksum (64 hexadecimal digits)",
+            form: "`sha256sum FILE` prints it",
+            hint: |text| {
+                let n = text.chars().count();
+                if n != 64 {
+                    Some(format!("it has {n} characters"))
+                } else {
+                    Some("it has characters that are not hexadecimal digits".into())
+                }
+            },
+        },
+    ]
+}
 
 /// A `.zip` or `.tar.gz` archive holding the data folder, downloaded and extracted into the
 /// cache (`$RUNNER_CACHE`, by default `runner` in the user's cache folder) when `data.root`
@@ -17,11 +52,11 @@ use std::path::PathBuf;
 pub struct DataSource {
     /// `http://` or `https://` URL of the archive (zip or gzip-compressed tar, told apart by
     /// their first bytes, not by the name).
-    #[schemars(regex(pattern = r"^https?://[^\s]+$"))]
+    #[schemars(regex(pattern = URL_PATTERN))]
     pub url: String,
     /// SHA-256 of the archive file, 64 hex digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9a-fA-F]{64}$"))]
+    #[schemars(regex(pattern = SHA256_PATTERN))]
     pub sha256: Option<String>,
     /// A `SHA256SUMS` listing of the extracted files (lines `<sha256>  <path>`, paths relative
     /// to the data folder, i.e. below `subdir`): a file (relative to the spec's folder) or an
@@ -41,10 +76,10 @@ pub struct DataSource {
 #[serde(deny_unknown_fields)]
 pub struct FileSource {
     /// `http://` or `https://` URL of the file.
-    #[schemars(regex(pattern = r"^https?://[^\s]+$"))]
+    #[schemars(regex(pattern = URL_PATTERN))]
     pub url: String,
     /// SHA-256 of the file, 64 hex digits.
-    #[schemars(regex(pattern = r"^[0-9a-fA-F]{64}$"))]
+    #[schemars(regex(pattern = SHA256_PATTERN))]
     pub sha256: String,
 }
 

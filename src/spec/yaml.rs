@@ -33,6 +33,8 @@ pub struct SourceMap {
     locations: HashMap<String, Location>,
     /// Values replaced by `--set`: their pointer and the override as written (`path=value`).
     overrides: Vec<(String, String)>,
+    /// Unquoted scalars read as numbers, as written (`0e5f...` is the number 0).
+    number_texts: HashMap<String, String>,
 }
 
 impl SourceMap {
@@ -74,6 +76,11 @@ impl SourceMap {
             .map(|(_, text)| text.as_str())
     }
 
+    /// How the number at `pointer` was written, when it was an unquoted scalar.
+    pub fn number_text(&self, pointer: &str) -> Option<&str> {
+        self.number_texts.get(pointer).map(String::as_str)
+    }
+
     /// The span of the value at `pointer` (or its closest located ancestor).
     pub fn value_span(&self, pointer: &str) -> Option<Span> {
         self.locate(pointer).map(|l| l.value)
@@ -88,6 +95,11 @@ impl SourceMap {
 /// Escapes one JSON-pointer segment (`~` and `/`).
 pub fn escape_pointer_segment(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// The key a JSON-pointer segment stands for (the inverse of [`escape_pointer_segment`]).
+pub fn unescape_pointer_segment(segment: &str) -> String {
+    segment.replace("~1", "/").replace("~0", "~")
 }
 
 /// The text without a UTF-8 byte-order mark at its start (some editors write one; YAML
@@ -243,7 +255,13 @@ impl<'a> Builder<'a> {
                     .with_help("remove the tag; quote the value if it must stay a string"));
                 }
                 let value = if style == ScalarStyle::Plain {
-                    resolve_plain(&text)
+                    let value = resolve_plain(&text);
+                    if value.is_number() {
+                        self.map
+                            .number_texts
+                            .insert(pointer.to_string(), text.to_string());
+                    }
+                    value
                 } else {
                     Value::String(text.into_owned())
                 };
