@@ -11,8 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:---full} threads=${2:-2}
 data=$(mktemp)
-cargo bench --features turbojpeg --bench data_decode --no-run -q
-perf record -q -o "$data" -- cargo bench -q --features turbojpeg --bench data_decode -- \
+# Line tables and symbols for perf: the profiling profile (Cargo.toml).
+cargo bench --profile profiling --features turbojpeg --bench data_decode --no-run -q
+perf record -q -o "$data" -- cargo bench --profile profiling -q --features turbojpeg --bench data_decode -- \
   "$PWD/../shared/data/cats_and_dogs" "$threads" 160 3 "$mode" >/dev/null 2>&1
 perf report -i "$data" --no-children --sort dso,symbol --stdio 2>/dev/null | awk '
   /^ +[0-9.]+%/ {
