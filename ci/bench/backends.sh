@@ -7,7 +7,8 @@
 #   ci/bench/backends.sh [ROUNDS=3] [STEPS=8]
 # BENCH_DEVICES=cpu compares flex alone with PyTorch, with the default build (no libtorch build;
 # the venv of ci/bench/setup-torch.sh is still needed for PyTorch), or with the runner binary
-# given as RUNNER=PATH.
+# given as RUNNER=PATH. BENCH_THREADS lists the thread counts to measure at (default: 1, 2 and
+# every core): runner gets `--threads N`, PyTorch OMP_NUM_THREADS=N.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-3} steps=${2:-8}
@@ -22,16 +23,18 @@ else
   runner="${RUNNER:-$CARGO_TARGET_DIR/release/runner}"
   export PATH="${RUNNER_TORCH_VENV:-$HOME/.cache/runner-torch-venv}/bin:$PATH"
 fi
+threads_list=${BENCH_THREADS:-$(printf '%s\n' 1 2 "$(nproc)" | sort -nu | tr '\n' ' ')}
+for threads in $threads_list; do
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 for r in $(seq "$rounds"); do
   for device in $devices; do
-    echo "== round $r: runner bench --device $device"
-    "$runner" bench experiments/mobilenet_ft.yaml --device "$device" --steps "$steps" | tee -a "$log"
+    echo "== $threads threads, round $r: runner bench --device $device"
+    "$runner" bench experiments/mobilenet_ft.yaml --device "$device" --steps "$steps" --threads "$threads" | tee -a "$log"
   done
-  echo "== round $r: PyTorch"
-  python ci/bench/torch_train_step.py "$steps" | tee -a "$log"
+  echo "== $threads threads, round $r: PyTorch"
+  OMP_NUM_THREADS=$threads python ci/bench/torch_train_step.py "$steps" | tee -a "$log"
 done
+echo "== $threads thread(s)"
 awk '
   /^mobilenet_ft: / { who = ($NF == "cpu") ? "flex" : "libtorch" }
   /^torch / { who = "pytorch" }
@@ -57,3 +60,5 @@ awk '
       printf "\n"
     }
   }' "$log"
+rm -f "$log"
+done

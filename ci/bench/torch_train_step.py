@@ -4,7 +4,7 @@ Usage: python ci/bench/torch_train_step.py [STEPS] [DEVICE] (default 8 timed ste
 warm-up, on the CPU; DEVICE `cuda` or `cuda:N` for a GPU, timed after synchronizing it)
 
 MobileNetV2 1.0 (torchvision, random weights: speed does not depend on them) at 160x160,
-batch 32, threads capped like runner's (torch.set_num_threads = os.cpu_count()):
+batch 32, threads like runner's (torch.set_num_threads: OMP_NUM_THREADS, else os.cpu_count()):
 - feature extraction: base frozen and in eval mode, global average pool, Dropout(0.2),
   Linear(1280, 1), BCE-with-logits, Adam 1e-4 (only the head trains; the base runs under
   no_grad, as the tutorial's frozen Keras base does not record gradients);
@@ -25,7 +25,7 @@ import torchvision
 def main():
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 8
     device = torch.device(sys.argv[2] if len(sys.argv) > 2 else "cpu")
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
     torch.manual_seed(0)
     base = torchvision.models.mobilenet_v2(weights=None).features
     head = torch.nn.Sequential(

@@ -18,6 +18,10 @@ pub struct Args {
     /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
+    /// CPU threads to compute with (default: all cores, or `RAYON_NUM_THREADS`), to measure
+    /// how the CPU backend scales.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
     #[command(flatten)]
     overrides: Overrides,
     #[command(flatten)]
@@ -26,6 +30,12 @@ pub struct Args {
 
 /// Plans the spec, measures it and prints the figures (a table, or JSON).
 pub fn run(args: &Args) -> Result<(), Failure> {
+    if let Some(threads) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads as usize)
+            .build_global()
+            .map_err(|e| Failure::Other(format!("cannot start {threads} threads: {e}")))?;
+    }
     let overrides = args.overrides.with_device(&args.device);
     let loaded = spec::load(&args.spec, &overrides).map_err(|r| Failure::InvalidSpec(vec![r]))?;
     let plan = plan::plan(&loaded).map_err(Failure::InvalidSpec)?;

@@ -1,14 +1,14 @@
 //! The graph interpreter: evaluates nodes in topological order, freeing each intermediate
 //! tensor after its last reader.
 
-use super::{GraphModel, Layer, cpu_clamp};
+use super::{GraphModel, Layer, flex_kernels};
 use crate::plan::graph::{Graph, Op, Pads};
 use crate::spec::model::ActivationFn;
 use burn::module::Module;
 use burn::tensor::Tensor;
 use burn::tensor::activation;
 use burn::tensor::module::{avg_pool2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions, PadMode};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions, PadMode};
 
 /// A value flowing along an edge: an NCHW image batch or an `[batch, features]` matrix.
 #[derive(Clone, Debug)]
@@ -48,8 +48,8 @@ fn activate(value: Value, f: ActivationFn) -> Value {
     }
     match f {
         ActivationFn::Linear => value,
-        ActivationFn::Relu => both!(cpu_clamp::relu),
-        ActivationFn::Relu6 => both!(cpu_clamp::relu6),
+        ActivationFn::Relu => both!(flex_kernels::relu),
+        ActivationFn::Relu6 => both!(flex_kernels::relu6),
         ActivationFn::Sigmoid => both!(activation::sigmoid),
         ActivationFn::Softmax => {
             value.map(|t| activation::softmax(t, 1), |t| activation::softmax(t, 1))
@@ -219,7 +219,21 @@ fn evaluate(op: &Op, layer: Option<&Layer>, mut inputs: Vec<Value>) -> Value {
     match (op, layer) {
         (Op::Input, _) => first,
         (Op::Conv(c), Some(Layer::Conv(conv))) => {
-            let out = Value::Image(conv.forward(first.image()));
+            let out = Value::Image(
+                if c.groups > 1 && c.groups == c.in_channels && c.groups == c.out_channels {
+                    let [top, bottom, left, right] = c.pads;
+                    let options = ConvOptions::new_with_padding(
+                        c.strides,
+                        [(top, bottom), (left, right)],
+                        c.dilation,
+                        c.groups,
+                    );
+                    let bias = conv.bias.as_ref().map(|b| b.val());
+                    flex_kernels::depthwise_conv2d(first.image(), conv.weight.val(), bias, options)
+                } else {
+                    conv.forward(first.image())
+                },
+            );
             match c.activation {
                 Some(f) => activate(out, f),
                 None => out,

@@ -2,7 +2,7 @@
 //! flag) and one interpreter that walks the planned graph in topological order. The backend is
 //! picked at run time by the [`Device`] the model is built on (flex CPU by default).
 
-mod cpu_clamp;
+mod flex_kernels;
 mod interpret;
 pub mod keras_h5;
 pub mod save;
