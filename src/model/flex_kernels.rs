@@ -563,4 +563,48 @@ mod tests {
             }
         }
     }
+
+    /// The kernels against the definition, written as plainly as possible.
+    #[test]
+    fn depthwise_kernels_follow_the_definition() {
+        let g = Geometry {
+            batch: 2,
+            channels: 3,
+            input: [7, 6],
+            output: [4, 3],
+            kernel: [3, 2],
+            stride: [2, 2],
+            dilation: [1, 2],
+            pad: [1, 0],
+        };
+        let x: Vec<f32> = (0..2 * 3 * 7 * 6).map(|i| (i % 11) as f32 - 5.0).collect();
+        let w: Vec<f32> = (0..3 * 3 * 2).map(|i| (i % 5) as f32 - 2.0).collect();
+        let grad: Vec<f32> = (0..2 * 3 * 4 * 3).map(|i| (i % 7) as f32 - 3.0).collect();
+        let mut dw = vec![0.0f32; w.len()];
+        let mut dx = vec![0.0f32; x.len()];
+        for n in 0..2 {
+            for c in 0..3 {
+                for oh in 0..4 {
+                    for ow in 0..3 {
+                        for i in 0..3 {
+                            for j in 0..2 {
+                                let ih = (oh * 2 + i) as isize - 1;
+                                let iw = (ow * 2 + j * 2) as isize;
+                                if !(0..7).contains(&ih) || !(0..6).contains(&iw) {
+                                    continue;
+                                }
+                                let xi = ((n * 3 + c) * 7 + ih as usize) * 6 + iw as usize;
+                                let gi = ((n * 3 + c) * 4 + oh) * 3 + ow;
+                                let wi = (c * 3 + i) * 2 + j;
+                                dw[wi] += grad[gi] * x[xi];
+                                dx[xi] += w[wi] * grad[gi];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(g.weight_grad(&x, &grad), dw);
+        assert_eq!(g.input_grad(&w, &grad), dx);
+    }
 }
