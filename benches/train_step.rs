@@ -17,7 +17,8 @@ fn main() {
     let spec_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/mobilenet_ft.yaml");
     let loaded =
         runner::spec::load(&spec_path, &[]).unwrap_or_else(|r| panic!("{}", r.render(false)));
-    let plan = runner::plan::plan(&loaded).unwrap_or_else(|r| panic!("{}", r[0].render(false)));
+    let plan =
+        runner::plan::plan_offline(&loaded).unwrap_or_else(|r| panic!("{}", r[0].render(false)));
     match runner::bench::run(&plan, steps) {
         Ok(report) => println!("{report}"),
         Err(e) => panic!("{e}"),

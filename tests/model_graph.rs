@@ -15,7 +15,7 @@ fn plan_of(dir: &Path, size: usize, nodes: &str, outputs: &str) -> Plan {
     );
     let loaded = runner::spec::parse(&dir.join("t.yaml"), text, &[])
         .unwrap_or_else(|r| panic!("{}", r.render(false)));
-    plan::plan(&loaded).unwrap_or_else(|r| panic!("{}", r[0].render(false)))
+    plan::plan_offline(&loaded).unwrap_or_else(|r| panic!("{}", r[0].render(false)))
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn constant_prefix_forward_gives_the_same_output_and_gradients_with_no_graph_thr
         dir.path().display()
     );
     let loaded = runner::spec::parse(&dir.path().join("t.yaml"), text, &[]).unwrap();
-    let plan = plan::plan(&loaded).unwrap_or_else(|r| panic!("{}", r[0].render(false)));
+    let plan = plan::plan_offline(&loaded).unwrap_or_else(|r| panic!("{}", r[0].render(false)));
     let phase = &plan.phases[0];
     let names: Vec<&str> = plan
         .graph

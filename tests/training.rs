@@ -130,7 +130,8 @@ fn train_with(dir: &Path, phases: &str, options: &RunOptions) -> (std::path::Pat
     let path = dir.join("spec.yaml");
     std::fs::write(&path, spec(&dir.join("images"), phases)).unwrap();
     let loaded = runner::spec::load(&path, &[]).unwrap_or_else(|r| panic!("{}", r.render(false)));
-    let plan = runner::plan::plan(&loaded).unwrap_or_else(|r| panic!("{}", r[0].render(false)));
+    let plan =
+        runner::plan::plan_offline(&loaded).unwrap_or_else(|r| panic!("{}", r[0].render(false)));
     match train::run(&plan, options).unwrap() {
         Outcome::Finished { dir, summary } => (dir, *summary),
         other => panic!("the run did not finish: {other:?}"),
@@ -241,7 +242,7 @@ fn frozen_base_stays_bit_identical_and_accuracy_rises() {
             .starts_with("events.out.tfevents.")
     }));
     let path = dir.path().join("spec.yaml");
-    let plan = runner::plan::plan(&runner::spec::load(&path, &[]).unwrap()).unwrap();
+    let plan = runner::plan::plan_offline(&runner::spec::load(&path, &[]).unwrap()).unwrap();
     let again = train::run(&plan, &options(&dir.path().join("runs"))).unwrap();
     assert!(matches!(again, Outcome::AlreadyDone(d) if d == run));
 }

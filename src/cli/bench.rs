@@ -3,6 +3,7 @@
 
 use super::Failure;
 use super::args::{DeviceArg, Overrides};
+use runner::fetch::{self, Fetch};
 use runner::plan;
 use runner::spec;
 use std::path::PathBuf;
@@ -38,7 +39,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     let overrides = args.overrides.with_device(&args.device);
     let loaded = spec::load(&args.spec, &overrides).map_err(|r| Failure::InvalidSpec(vec![r]))?;
-    let plan = plan::plan(&loaded).map_err(Failure::InvalidSpec)?;
+    let resolved = fetch::prepare(&loaded, Fetch::Missing).map_err(Failure::InvalidSpec)?;
+    let plan = plan::plan(&resolved).map_err(Failure::InvalidSpec)?;
     let report = runner::bench::run(&plan, args.steps as usize)
         .map_err(|e| Failure::Other(e.to_string()))?;
     if args.json {

@@ -5,6 +5,7 @@
 use super::Failure;
 use burn::tensor::Device;
 use runner::device::DeviceChoice;
+use runner::fetch::{self, Fetch};
 use runner::model::GraphModel;
 use runner::model::weights::load_pretrained;
 use runner::plan::{self, Plan, graph::Shape};
@@ -63,7 +64,8 @@ pub fn from_spec(
             }
         }
     }
-    let plan = plan::plan(&loaded).map_err(Failure::InvalidSpec)?;
+    let resolved = fetch::prepare(&loaded, Fetch::Missing).map_err(Failure::InvalidSpec)?;
+    let plan = plan::plan(&resolved).map_err(Failure::InvalidSpec)?;
     let device = open(device, &plan)?;
     let mut model = GraphModel::new(&plan.graph, &device);
     let reports =

@@ -4,6 +4,7 @@
 use super::Failure;
 use super::args::{DeviceArg, Overrides};
 use super::check::CheckOptions;
+use runner::fetch::{self, Fetch};
 use runner::plan;
 use runner::spec;
 use runner::spec::diagnostic::Diagnostic;
@@ -110,7 +111,8 @@ pub fn ctrl_c_interrupter() -> Interrupter {
 pub fn run(args: &Args, quiet: bool) -> Result<(), Failure> {
     let overrides = args.overrides.with_device(&args.device);
     let loaded = spec::load(&args.spec, &overrides).map_err(|r| Failure::InvalidSpec(vec![r]))?;
-    let plan = plan::plan(&loaded).map_err(Failure::InvalidSpec)?;
+    let resolved = fetch::prepare(&loaded, Fetch::Missing).map_err(Failure::InvalidSpec)?;
+    let plan = plan::plan(&resolved).map_err(Failure::InvalidSpec)?;
     if plan.phases.is_empty() {
         let span = loaded.source.key_span("/model");
         return Err(Failure::InvalidSpec(vec![loaded.report(vec![

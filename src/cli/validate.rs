@@ -4,7 +4,6 @@
 
 use super::Failure;
 use super::args::Overrides;
-use runner::fetch::Fetch;
 use runner::plan::{self, summary};
 use runner::spec::{self, overrides::Override};
 use runner::sweep::{self, SweepError};
@@ -39,7 +38,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         }
         let planned = spec::load(path, overrides)
             .map_err(|r| vec![r])
-            .and_then(|loaded| plan::plan_with(&loaded, Fetch::Never));
+            .and_then(|loaded| plan::plan_offline(&loaded));
         match planned {
             Ok(plan) => {
                 for warning in &plan.warnings {

@@ -25,7 +25,7 @@ pub mod cache;
 pub mod checksum;
 pub mod http;
 
-use crate::spec::diagnostic::Diagnostic;
+use crate::spec::diagnostic::{Diagnostic, Report};
 use crate::spec::source::DataSource;
 use crate::spec::{LoadedSpec, NodeSpec};
 use std::path::{Path, PathBuf};
@@ -188,6 +188,12 @@ pub fn resolve(loaded: &LoadedSpec, fetch: Fetch) -> Result<Resolved, FetchError
         }
     }
     Ok(Resolved { spec, items })
+}
+
+/// [`resolve`], with a failure reported against the spec (located at the source it concerns),
+/// as planning reports its problems: the step before [`crate::plan::plan`].
+pub fn prepare(loaded: &LoadedSpec, fetch: Fetch) -> Result<Resolved, Vec<Report>> {
+    resolve(loaded, fetch).map_err(|e| vec![loaded.report(vec![e.diagnostic(loaded)])])
 }
 
 /// The absolute cache root.

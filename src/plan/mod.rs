@@ -10,7 +10,7 @@ pub mod select;
 pub mod shape;
 pub mod summary;
 
-use crate::fetch::{Fetch, Origin};
+use crate::fetch::{Fetch, Origin, Resolved};
 use crate::spec::diagnostic::{Diagnostic, Report, Severity};
 use crate::spec::yaml::SourceMap;
 use crate::spec::{LoadedSpec, PhaseSpec};
@@ -63,6 +63,11 @@ pub(crate) fn located(
     diagnostic.at(&sources.files[file].map, pointer, key)
 }
 
+/// [`plan`] of a spec as it is on this machine, downloading nothing (`runner validate`, tests).
+pub fn plan_offline(loaded: &LoadedSpec) -> Result<Plan, Vec<Report>> {
+    plan(&crate::fetch::prepare(loaded, Fetch::Never)?)
+}
+
 /// What one phase trains.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhasePlan {
@@ -104,17 +109,10 @@ pub struct Plan {
     pub warnings: Vec<Report>,
 }
 
-/// Resolves `loaded` into a plan, or reports every problem found. Data and weights that are
-/// missing but have a source in the spec are downloaded first (see [`crate::fetch`]).
-pub fn plan(loaded: &LoadedSpec) -> Result<Plan, Vec<Report>> {
-    plan_with(loaded, Fetch::Missing)
-}
-
-/// [`plan`], with sources resolved as `fetch` allows. With [`Fetch::Never`] nothing is
-/// downloaded, and data or weights not on disk yet are a warning saying how to fetch them.
-pub fn plan_with(loaded: &LoadedSpec, fetch: Fetch) -> Result<Plan, Vec<Report>> {
-    let resolved = crate::fetch::resolve(loaded, fetch)
-        .map_err(|e| vec![loaded.report(vec![e.diagnostic(loaded)])])?;
+/// Resolves a spec whose sources were fetched ([`crate::fetch::prepare`]) into a plan, or
+/// reports every problem found. Planning reads files but downloads nothing: data and weights a
+/// source names that are not on this machine yet are a warning saying how to fetch them.
+pub fn plan(resolved: &Resolved) -> Result<Plan, Vec<Report>> {
     let loaded = &resolved.spec;
     let mut sources = Sources::default();
     sources.add(

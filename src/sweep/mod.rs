@@ -23,6 +23,7 @@ pub mod state;
 pub mod trial;
 
 use crate::device::DeviceChoice;
+use crate::fetch::Fetch;
 use crate::plan::{self, Plan};
 use crate::spec::diagnostic::{Diagnostic, Report, did_you_mean};
 use crate::spec::overrides::Override;
@@ -134,7 +135,14 @@ pub fn prepare(
             );
         return Err(SweepError::Invalid(vec![loaded.report(vec![diagnostic])]));
     }
-    let base = load_plan(&spec_path, base_overrides)
+    // A sweep about to run fetches its data once, before its trials; one only checked
+    // (`runner validate`) downloads nothing.
+    let fetch = if runs_dir.is_some() {
+        Fetch::Missing
+    } else {
+        Fetch::Never
+    };
+    let base = load_plan(&spec_path, base_overrides, fetch)
         .map_err(|reports| SweepError::Invalid(with_context(&loaded, "spec", reports)))?;
     check_parameters(&loaded, &base)?;
     check_metric(&loaded, &base)?;
@@ -257,10 +265,14 @@ pub fn prepare(
     })
 }
 
-/// Plans `spec_path` with `overrides`.
-pub fn load_plan(spec_path: &Path, overrides: &[Override]) -> Result<Plan, Vec<Report>> {
+/// Fetches what `spec_path` with `overrides` needs as `fetch` allows, then plans it.
+pub fn load_plan(
+    spec_path: &Path,
+    overrides: &[Override],
+    fetch: Fetch,
+) -> Result<Plan, Vec<Report>> {
     let loaded = crate::spec::load(spec_path, overrides).map_err(|r| vec![r])?;
-    plan::plan(&loaded)
+    plan::plan(&crate::fetch::prepare(&loaded, fetch)?)
 }
 
 /// Checks that `trial` makes a spec that plans; the errors, located in the sweep file and
@@ -273,7 +285,9 @@ pub fn check_trial(
 ) -> Result<Plan, Vec<Report>> {
     let mut overrides = base_overrides.to_vec();
     overrides.extend(trial.overrides());
-    load_plan(spec_path, &overrides).map_err(|reports| {
+    // The base's sources were fetched; a trial's own (another base's weights) are fetched by
+    // the trial.
+    load_plan(spec_path, &overrides, Fetch::Never).map_err(|reports| {
         let values: Vec<String> = trial
             .config
             .iter()

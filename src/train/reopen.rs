@@ -32,7 +32,9 @@ pub fn write_origin(run: &RunDir, spec_file: &Path) -> Result<(), std::io::Error
 /// The plan of the run in `run_dir`.
 pub fn plan(run_dir: &Path) -> Result<Plan, RunError> {
     let loaded = loaded_spec(run_dir)?;
-    plan::plan(&loaded).map_err(|reports| stored_spec_error(run_dir, reports))
+    crate::fetch::prepare(&loaded, crate::fetch::Fetch::Missing)
+        .and_then(|resolved| plan::plan(&resolved))
+        .map_err(|reports| stored_spec_error(run_dir, reports))
 }
 
 /// The spec the run in `run_dir` was started with (its resolved spec, relative paths

@@ -67,7 +67,7 @@ phases:
     );
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/generated.yaml");
     let loaded = runner::spec::parse(&path, text, &[]).map_err(|r| r.render(false))?;
-    plan::plan(&loaded).map_err(|rs| {
+    plan::plan_offline(&loaded).map_err(|rs| {
         rs.iter()
             .map(|r| r.render(false))
             .collect::<Vec<_>>()
