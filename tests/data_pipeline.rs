@@ -4,7 +4,7 @@
 use image::{ImageFormat, Rgb, RgbImage};
 use rstest::rstest;
 use runner::data::{
-    Augmentation, DataError, DataSpec, Dataset, FlipMode, LabelMode, SplitKind, report,
+    Augmentation, DataError, DataSpec, Dataset, FlipMode, LabelMode, SplitKind, overview,
 };
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -391,13 +391,13 @@ fn bad_layouts_fail_with_clear_errors(#[case] what: &str, #[case] expect: &str) 
 }
 
 #[test]
-fn report_writes_contact_sheet_and_summary() {
+fn overview_writes_contact_sheet_and_summary() {
     let t = real_tree(4, 2);
     std::fs::write(t.path().join("train/dogs/bad.jpg"), "x").unwrap();
     let mut s = spec(t.path(), 48, 2);
     s.augment = vec![Augmentation::Rotate(0.2), Augmentation::Zoom(0.2)];
     let out = t.path().join("sheet.png");
-    let r = report(&s, Path::new("/"), 3, &out).unwrap();
+    let r = overview(&s, Path::new("/"), 3, &out).unwrap();
     let text = r.to_string();
     assert!(text.contains("files skipped: 1"), "{text}");
     assert!(text.contains("bad.jpg: not a JPEG or PNG"), "{text}");
@@ -408,13 +408,13 @@ fn report_writes_contact_sheet_and_summary() {
 
 /// The whole shared data set, as the tutorial uses it (20% of validation moved to test).
 #[test]
-fn shared_dataset_report() {
+fn shared_dataset_overview() {
     let mut s = DataSpec::new("cats_and_dogs", [64, 64]);
     s.test_from_validation = 0.2;
     s.label_mode = LabelMode::Binary;
     let out = tempfile::tempdir().unwrap();
     let base = Path::new(SHARED).parent().unwrap();
-    let r = report(&s, base, 123, &out.path().join("sheet.png")).unwrap();
+    let r = overview(&s, base, 123, &out.path().join("sheet.png")).unwrap();
     let counts: Vec<(String, Vec<usize>)> = r
         .splits
         .iter()

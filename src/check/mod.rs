@@ -3,15 +3,15 @@
 //!
 //! [`target`] reads what is
 //! checked (a run folder, or a sweep folder whose seed replicates are aggregated by
-//! [`measure`]); [`baseline`] writes and reads baseline files; [`evaluate`] turns checks into
+//! [`measure`]); [`baseline`] writes and reads baseline files; [`verdict`] turns checks into
 //! rows with a verdict and the process exit code; [`report`] writes the rows as a terminal
 //! table, markdown and JUnit XML.
 
 pub mod baseline;
-pub mod evaluate;
 pub mod measure;
 pub mod report;
 pub mod target;
+pub mod verdict;
 
 use std::path::PathBuf;
 

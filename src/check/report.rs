@@ -2,7 +2,7 @@
 //! (verdicts with emoji, baseline warnings as a quote), and JUnit XML with one test case per
 //! check (a `fail` is a failure, a `missing` an error, a `warn` passes with its note).
 
-use super::evaluate::{Outcome, Row, Verdict, number};
+use super::verdict::{Outcome, Row, Verdict, number};
 use crate::metric::Stat;
 use crate::table::{Cell, Format, Table, render};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};

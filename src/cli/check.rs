@@ -3,7 +3,7 @@
 //! passes, 1 when one regressed, 2 when one could not be evaluated.
 
 use super::Failure;
-use runner::check::evaluate::{self, DEFAULT_SIGMAS};
+use runner::check::verdict::{self, DEFAULT_SIGMAS};
 use runner::check::{CheckError, baseline::Baseline, report, target};
 use std::path::{Path, PathBuf};
 
@@ -61,7 +61,7 @@ pub fn run(path: &Path, args: &CheckOptions) -> Result<(), Failure> {
         .map(Baseline::load)
         .transpose()
         .map_err(not_checked)?;
-    let outcome = evaluate::evaluate(&target, baseline.as_ref(), args.sigmas);
+    let outcome = verdict::judge(&target, baseline.as_ref(), args.sigmas);
     for warning in &outcome.warnings {
         eprintln!("warning: {warning}");
     }

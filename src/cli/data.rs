@@ -36,8 +36,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             .unwrap_or_else(|| "spec".into());
         PathBuf::from(format!("{stem}-data.png"))
     });
-    let report = runner::data::report(&loaded.spec.data, loaded.base_dir(), loaded.spec.seed, &out)
-        .map_err(|e| Failure::Other(e.to_string()))?;
-    println!("{report}");
+    let overview =
+        runner::data::overview(&loaded.spec.data, loaded.base_dir(), loaded.spec.seed, &out)
+            .map_err(|e| Failure::Other(e.to_string()))?;
+    println!("{overview}");
     Ok(())
 }

@@ -13,7 +13,7 @@
 //! - [`Dataset::batches`] yields the batches of an epoch from a prefetch thread. The training
 //!   split is shuffled per epoch and augmented from (seed, epoch, image); validation and test
 //!   are never shuffled nor augmented.
-//! - [`report`] does the whole job of `runner data SPEC`: load, summary, contact sheet.
+//! - [`overview`] does the whole job of `runner data SPEC`: load, summary, contact sheet.
 //!
 //! Randomness: every random choice comes from a seed through a SplitMix64 stream tagged by
 //! purpose, so the same seed gives the same data, run after run: the validation split and test
@@ -27,7 +27,7 @@ pub mod decode;
 mod error;
 mod folder;
 mod loader;
-mod report;
+mod overview;
 pub mod single;
 #[cfg(feature = "turbojpeg")]
 mod turbo;
@@ -36,7 +36,7 @@ pub use crate::spec::data::{Augmentation, DataSpec, FlipMode, Interpolation, Lab
 pub use error::DataError;
 pub use folder::has_split_folders;
 pub use loader::{Batch, Batches};
-pub use report::{CacheStatus, DataReport, SizeStats, SplitCounts, report};
+pub use overview::{CacheStatus, DataOverview, SizeStats, SplitCounts, overview};
 
 use augment::Rng;
 use std::path::{Path, PathBuf};

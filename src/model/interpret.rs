@@ -68,7 +68,7 @@ fn pad_pairs([top, bottom, left, right]: Pads) -> [(usize, usize); 2] {
 /// Runs `model` on `images`; returns its first output.
 pub fn run(model: &GraphModel, images: Tensor<4>) -> Tensor<2> {
     let everything = vec![true; model.graph().nodes.len()];
-    let values = evaluate_nodes(
+    let values = run_nodes(
         model,
         Some(images),
         &everything,
@@ -128,7 +128,7 @@ pub fn frontier(graph: &Graph, constant: &[bool]) -> Vec<usize> {
 
 /// Evaluates the `constant` prefix of `model` on `images`; the values of its [`frontier`].
 pub fn run_prefix(model: &GraphModel, constant: &[bool], images: Tensor<4>) -> Vec<(usize, Value)> {
-    let mut values = evaluate_nodes(model, Some(images), constant, vec![None; constant.len()]);
+    let mut values = run_nodes(model, Some(images), constant, vec![None; constant.len()]);
     frontier(model.graph(), constant)
         .into_iter()
         .map(|node| {
@@ -150,13 +150,13 @@ pub fn run_from_prefix(
         values[node] = Some(value);
     }
     let rest: Vec<bool> = constant.iter().map(|c| !c).collect();
-    let values = evaluate_nodes(model, None, &rest, values);
+    let values = run_nodes(model, None, &rest, values);
     output(model, values)
 }
 
 /// Evaluates the nodes marked in `selected`, in topological order, on top of the already
 /// known `values`; a value is dropped after its last reader in the whole graph.
-fn evaluate_nodes(
+fn run_nodes(
     model: &GraphModel,
     images: Option<Tensor<4>>,
     selected: &[bool],
@@ -197,7 +197,7 @@ fn evaluate_nodes(
             node.inputs.iter().map(|&j| take(j)).collect()
         };
         let layer = model.layer_of(i).map(|l| &model.layers[l]);
-        values[i] = Some(evaluate(&node.op, layer, inputs));
+        values[i] = Some(run_node(&node.op, layer, inputs));
     }
     values
 }
@@ -214,7 +214,7 @@ fn output(model: &GraphModel, mut values: Vec<Option<Value>>) -> Tensor<2> {
     }
 }
 
-fn evaluate(op: &Op, layer: Option<&Layer>, mut inputs: Vec<Value>) -> Value {
+fn run_node(op: &Op, layer: Option<&Layer>, mut inputs: Vec<Value>) -> Value {
     let first = inputs.swap_remove(0);
     match (op, layer) {
         (Op::Input, _) => first,

@@ -58,7 +58,7 @@ pub fn build(model: &ModelSpec, sources: &mut Sources, found: &mut Found) -> Opt
         return None;
     }
     let before = found.len();
-    check_unique_names(model, sources, found);
+    validate_unique_names(model, sources, found);
     let index: HashMap<&str, usize> = pending
         .iter()
         .enumerate()
@@ -227,7 +227,7 @@ pub fn build(model: &ModelSpec, sources: &mut Sources, found: &mut Found) -> Opt
     Some(graph)
 }
 
-fn check_unique_names(model: &ModelSpec, sources: &Sources, found: &mut Found) {
+fn validate_unique_names(model: &ModelSpec, sources: &Sources, found: &mut Found) {
     let names: Vec<&str> = model.nodes.iter().map(NodeSpec::name).collect();
     super::duplicate_names(sources, "/model/nodes", "node", &names, found);
 }

@@ -26,7 +26,7 @@ fn values(node: &Node) -> f64 {
 
 /// Refuses a model whose parameters and activations cannot fit in memory, located at the
 /// largest layer when parameters dominate, else at `data.batch_size`.
-pub(super) fn check(
+pub(super) fn validate(
     loaded: &LoadedSpec,
     graph: &Graph,
     sources: &Sources,

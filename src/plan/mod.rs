@@ -183,12 +183,12 @@ pub fn plan(resolved: &Resolved) -> Result<Plan, Vec<Report>> {
     }
     let graph = build::build(&loaded.spec.model, &mut sources, &mut found);
     if let Some(graph) = &graph {
-        check_input_fits(loaded, graph, &sources, &mut found);
-        check_loss_fits(loaded, graph, &sources, &mut found);
-        memory::check(loaded, graph, &sources, &mut found);
+        validate_input_fits(loaded, graph, &sources, &mut found);
+        validate_loss_fits(loaded, graph, &sources, &mut found);
+        memory::validate(loaded, graph, &sources, &mut found);
     }
-    check_phase_names(loaded, &sources, &mut found);
-    check_phase_settings(loaded, &sources, &mut found);
+    validate_phase_names(loaded, &sources, &mut found);
+    validate_phase_settings(loaded, &sources, &mut found);
     found.extend(
         metric_names::unknown_metrics(loaded)
             .into_iter()
@@ -222,7 +222,7 @@ pub fn plan(resolved: &Resolved) -> Result<Plan, Vec<Report>> {
 /// one unit per class (at least 2, exactly as many as `data.class_names` when it is given).
 /// An image output with categorical cross-entropy (a base cut at a layer, to inspect or run)
 /// is only a warning; `runner run` refuses it once the classes are known.
-fn check_loss_fits(
+fn validate_loss_fits(
     loaded: &LoadedSpec,
     graph: &Graph,
     sources: &Sources,
@@ -317,7 +317,7 @@ fn check_loss_fits(
 
 /// The model's input must take the images the data section makes: `data.image_size` and 3
 /// channels (images are decoded to RGB).
-fn check_input_fits(
+fn validate_input_fits(
     loaded: &LoadedSpec,
     graph: &Graph,
     sources: &Sources,
@@ -356,7 +356,7 @@ fn check_input_fits(
 }
 
 /// Phase names are unique: they name phases in logs, TensorBoard tags and `--set phases.NAME`.
-fn check_phase_names(loaded: &LoadedSpec, sources: &Sources, found: &mut build::Found) {
+fn validate_phase_names(loaded: &LoadedSpec, sources: &Sources, found: &mut build::Found) {
     let names: Vec<&str> = loaded.spec.phases.iter().map(|p| p.name.as_str()).collect();
     duplicate_names(sources, "/phases", "phase", &names, found);
 }
@@ -391,7 +391,7 @@ pub(crate) fn duplicate_names(
 
 /// Checks what one phase's settings need from the rest of the spec: monitored metrics must
 /// be computed, and carried optimizer state needs the previous phase's optimizer kind.
-fn check_phase_settings(loaded: &LoadedSpec, sources: &Sources, found: &mut build::Found) {
+fn validate_phase_settings(loaded: &LoadedSpec, sources: &Sources, found: &mut build::Found) {
     let spec = &loaded.spec;
     let computed: Vec<&str> = std::iter::once("loss")
         .chain(spec.metrics.iter().map(|m| m.name()))

@@ -5,19 +5,17 @@
 //! child (each writes a checkpoint and stops) and then stops itself. A trial another process
 //! is already running (a sweep started twice) is waited for, never started twice.
 
-use super::spec::{Distribution, Domain, Method};
-use super::state::{SweepDir, SweepRecord};
-use super::trial::{Trial, label};
+use super::launch::{begin, io_error, record_failure, run_arguments, tail, write_record};
+use super::spec::Method;
+use super::state::SweepDir;
+use super::trial::Trial;
 use super::{Prepared, SweepError, check_trial};
+use crate::track::RunStatus;
 use crate::track::records::Failure;
-use crate::track::tensorboard::{EventWriter, HParamDomain, HParamValue};
-use crate::track::{RunDir, RunStatus};
 use crate::train::Interrupter;
-use crate::train::outputs::HPARAM_METRICS;
 use std::collections::VecDeque;
-use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -186,108 +184,6 @@ pub fn run(prepared: &mut Prepared, execution: &Execution) -> Result<Ended, Swee
     Ok(ended)
 }
 
-/// Writes `sweep.json` and declares the sweep to TensorBoard: what any executor does before
-/// its first trial starts.
-pub fn begin(prepared: &Prepared) -> Result<(), SweepError> {
-    write_record(&prepared.dir, &prepared.record)?;
-    write_tensorboard_experiment(&prepared.dir, &prepared.record)
-}
-
-/// The arguments of `runner` that run `trial` in its folder: `--quiet run SPEC --run-dir DIR
-/// --group G`, the `--set` overrides and the `--hparam`s.
-pub fn run_arguments(prepared: &Prepared, trial: &Trial) -> Vec<OsString> {
-    let mut args: Vec<OsString> = vec![
-        "--quiet".into(),
-        "run".into(),
-        prepared.spec_path.clone().into(),
-        "--run-dir".into(),
-        prepared.dir.trial(trial).path().into(),
-        "--group".into(),
-        trial.group().into(),
-    ];
-    for o in prepared.base_overrides.iter().chain(&trial.overrides()) {
-        args.push("--set".into());
-        args.push(format!("{}={}", o.path, o.value).into());
-    }
-    for (name, value) in trial.hparams(&prepared.record.short_names) {
-        args.push("--hparam".into());
-        args.push(format!("{name}={}", value.to_json()).into());
-    }
-    if let Some(pruning) = &prepared.pruning {
-        args.push("--prune".into());
-        args.push(pruning.arg().into());
-    }
-    args
-}
-
-/// Declares the sweep's parameters, with their domains, to TensorBoard's HParams view at the
-/// sweep folder's root (once: the definition of a sweep folder does not change).
-fn write_tensorboard_experiment(dir: &SweepDir, record: &SweepRecord) -> Result<(), SweepError> {
-    let written = std::fs::read_dir(dir.path())
-        .map_err(io_error(dir.path()))?
-        .flatten()
-        .any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("events.out.tfevents.")
-        });
-    if written {
-        return Ok(());
-    }
-    let mut hparams: Vec<(String, HParamDomain)> = record
-        .parameters
-        .iter()
-        .map(|(path, domain)| {
-            let name = record
-                .short_names
-                .get(path)
-                .cloned()
-                .unwrap_or(path.clone());
-            (name, tensorboard_domain(domain))
-        })
-        .collect();
-    let seeds: Vec<HParamValue> = record
-        .trials
-        .iter()
-        .filter_map(|t| t.seed)
-        .collect::<std::collections::BTreeSet<u64>>()
-        .into_iter()
-        .map(HParamValue::from)
-        .collect();
-    if !seeds.is_empty() {
-        hparams.push(("seed".into(), HParamDomain::Discrete(seeds)));
-    }
-    let mut events = EventWriter::new(dir.path()).map_err(io_error(dir.path()))?;
-    events
-        .add_hparams_experiment(&hparams, &HPARAM_METRICS)
-        .and_then(|()| events.flush())
-        .map_err(io_error(dir.path()))
-}
-
-fn tensorboard_domain(domain: &Domain) -> HParamDomain {
-    match domain {
-        Domain::Distribution(Distribution::Uniform([a, b]))
-        | Domain::Distribution(Distribution::LogUniform([a, b])) => HParamDomain::Interval(*a, *b),
-        Domain::Distribution(Distribution::Int([a, b])) => {
-            HParamDomain::Interval(*a as f64, *b as f64)
-        }
-        other => HParamDomain::Discrete(
-            other
-                .values()
-                .unwrap_or_default()
-                .iter()
-                .map(|v| match v {
-                    serde_json::Value::Number(n) => {
-                        HParamValue::Num(n.as_f64().unwrap_or(f64::NAN))
-                    }
-                    serde_json::Value::Bool(b) => HParamValue::Bool(*b),
-                    other => HParamValue::Str(label(other)),
-                })
-                .collect(),
-        ),
-    }
-}
-
 /// Cores for each of `jobs` trials at once.
 fn threads_per_trial(jobs: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -387,13 +283,15 @@ fn spawn(
         record_failure(&run, message)?;
         return Ok(None);
     }
-    std::fs::create_dir_all(run.path()).map_err(io_error(run.path()))?;
+    std::fs::create_dir_all(run.path()).map_err(io_error("create", run.path()))?;
     let console = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(run.console_file())
-        .map_err(io_error(&run.console_file()))?;
-    let console_err = console.try_clone().map_err(io_error(&run.console_file()))?;
+        .map_err(io_error("open", &run.console_file()))?;
+    let console_err = console
+        .try_clone()
+        .map_err(io_error("open", &run.console_file()))?;
     let mut command = Command::new(&execution.runner);
     command
         .args(run_arguments(prepared, trial))
@@ -402,13 +300,14 @@ fn spawn(
         .stdout(console)
         .stderr(console_err)
         .process_group(0);
-    command.spawn().map(Some).map_err(|e| {
-        SweepError::Io(format!(
-            "cannot start {} for trial {}: {e}",
-            execution.runner.display(),
-            trial.name
-        ))
-    })
+    command
+        .spawn()
+        .map(Some)
+        .map_err(|source| SweepError::Start {
+            runner: execution.runner.clone(),
+            trial: trial.name.clone(),
+            source,
+        })
 }
 
 /// The trial's state once its process has ended (or, for a trial another process runs, once
@@ -446,27 +345,4 @@ fn interrupt(child: &Child) {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
     let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGINT);
-}
-
-/// Records `message` as the trial's failure (`error.json`).
-pub fn record_failure(run: &RunDir, message: String) -> Result<(), SweepError> {
-    std::fs::create_dir_all(run.path()).map_err(io_error(run.path()))?;
-    run.write_failure(&Failure { message, epochs: 0 })
-        .map_err(io_error(&run.failure_file()))
-}
-
-fn write_record(dir: &SweepDir, record: &SweepRecord) -> Result<(), SweepError> {
-    dir.write(record).map_err(io_error(&dir.record_file()))
-}
-
-/// The last `lines` lines of a text file (empty when unreadable).
-pub fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// An I/O error about `path`, as a sweep error.
-pub fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SweepError + '_ {
-    move |e| SweepError::Io(format!("cannot write {}: {e}", path.display()))
 }

@@ -15,6 +15,7 @@
 //! interrupted (continued from its checkpoint) or failed (run again).
 
 pub mod execute;
+pub mod launch;
 pub mod prune;
 pub mod slurm;
 pub mod space;
@@ -67,9 +68,45 @@ pub enum SweepError {
         /// The sweep folder.
         folder: PathBuf,
     },
-    /// Something could not be written or started.
+    /// A file or folder of the sweep could not be read or written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    File {
+        /// What was being done: `write`, `read`, `create`...
+        action: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A trial's process could not be started.
+    #[error("cannot start {} for trial {trial}: {source}", runner.display())]
+    Start {
+        /// The runner executable.
+        runner: PathBuf,
+        /// The trial.
+        trial: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Slurm refused or failed a command.
+    #[error(transparent)]
+    Slurm(#[from] slurm::client::SlurmError),
+    /// The record of the sweep's Slurm submissions cannot be read.
     #[error("{0}")]
-    Io(String),
+    Submissions(String),
+    /// A job array was submitted but could not be recorded.
+    #[error(
+        "Slurm job array {job} was submitted but cannot be recorded in {}: {source}; cancel it with `scancel {job}`",
+        file.display()
+    )]
+    Unrecorded {
+        /// The job array's id.
+        job: String,
+        /// The submissions file.
+        file: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// A sweep ready to run: checked, with its trials.

@@ -77,11 +77,6 @@ impl SweepDir {
         self.path.join("sweep.json")
     }
 
-    /// True when `path` holds a sweep.
-    pub fn is_sweep(path: &Path) -> bool {
-        Self::new(path).record_file().is_file()
-    }
-
     /// The run folder of a trial.
     pub fn trial(&self, trial: &Trial) -> RunDir {
         RunDir::new(self.path.join(&trial.name))

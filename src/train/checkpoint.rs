@@ -1,7 +1,7 @@
 //! Checkpoints: what a run needs to continue exactly where it stopped. The model and optimizer
 //! state are Burn records (burnpack bytes, which keep parameter ids, so the optimizer's
 //! per-parameter state finds its parameters again); the loop's position and memory is
-//! [`Progress`] (JSON). Every file is written atomically, and `checkpoint.json`, written last,
+//! [`LoopState`] (JSON). Every file is written atomically, and `checkpoint.json`, written last,
 //! names the files of the latest complete checkpoint: a run killed at any moment keeps the
 //! previous one. Older checkpoint files are removed once a newer one is complete.
 
@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 /// Where the training loop is and what it remembers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Progress {
+pub struct LoopState {
     /// Index of the phase in flight (the number of phases once training is over).
     pub phase: usize,
     /// Finished epochs of that phase.
@@ -62,7 +62,7 @@ pub struct Progress {
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Pointer {
-    progress: Progress,
+    progress: LoopState,
     model: String,
     optimizer: Option<String>,
     best_model: Option<String>,
@@ -72,7 +72,7 @@ struct Pointer {
 #[derive(Debug)]
 pub struct Checkpoint {
     /// The loop's state.
-    pub progress: Progress,
+    pub progress: LoopState,
     /// Model parameters and batch-norm statistics.
     pub model: ModuleRecord,
     /// Optimizer state of the phase in flight.
@@ -106,7 +106,7 @@ pub struct BestModel {
 /// Writes a checkpoint of `model`, `optimizer` and `progress` into `run_dir`.
 pub fn save(
     run_dir: &Path,
-    progress: &Progress,
+    progress: &LoopState,
     model: &GraphModel,
     optimizer: Option<&ModuleOptimizer>,
     best: Option<&BestModel>,

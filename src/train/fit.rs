@@ -7,7 +7,7 @@
 //! an uninterrupted one takes. A sweep trial with pruning judges itself after each epoch
 //! (a [`Pruner`](super::Pruner)) and may stop there, with a checkpoint.
 
-use super::checkpoint::{self, BestModel, Checkpoint, Progress};
+use super::checkpoint::{self, BestModel, Checkpoint, LoopState};
 use super::evaluate::{evaluate, format_metrics, images_tensor, scalar, to_vec};
 use super::features::PhaseFeatures;
 use super::metrics::MetricAccumulator;
@@ -15,7 +15,7 @@ use super::monitor::{self, Observation};
 use super::outputs::RunOutputs;
 use super::schedule::{PlateauState, Schedule};
 use super::{Outcome, RunError, RunOptions, loss, optimizer, output_error};
-use super::{phase, report};
+use super::{finish, phase};
 use crate::data::{Dataset, SplitKind};
 use crate::device::OpenDevice;
 use crate::model::{GraphModel, weights};
@@ -55,7 +55,7 @@ struct Trainer<'a> {
     device_info: DeviceInfo,
     model: GraphModel,
     outputs: RunOutputs,
-    progress: Progress,
+    progress: LoopState,
     saved_optimizer: Option<burn::tensor::Bytes>,
     best: Option<BestModel>,
     /// The current phase's stored frozen-prefix values.
@@ -162,7 +162,7 @@ impl<'a> Trainer<'a> {
                     tracing::info!("{report}");
                 }
                 recorders.start(plan, &dataset, options, &device_info)?;
-                (Progress::default(), None, None)
+                (LoopState::default(), None, None)
             }
         };
         Ok(Self {
@@ -501,7 +501,7 @@ impl<'a> Trainer<'a> {
     fn finish(mut self) -> Result<Outcome, RunError> {
         let mut progress = self.progress.clone();
         progress.seconds += self.started.elapsed().as_secs_f64();
-        let summary = report::finish(
+        let summary = finish::finish(
             self.plan,
             &self.run,
             &self.dataset,
@@ -509,7 +509,7 @@ impl<'a> Trainer<'a> {
             (&self.device, &self.device_info),
             &progress,
         )?;
-        self.outputs.finish(report::final_record(&progress))?;
+        self.outputs.finish(finish::final_record(&progress))?;
         self.run
             .write_summary(&summary)
             .map_err(output_error(&self.run.summary_file()))?;

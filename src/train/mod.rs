@@ -3,17 +3,20 @@
 //!
 //! - [`fit`]: the loop over phases, epochs and batches, with checkpoints, interruption and
 //!   resume; [`outputs`]: where each step and epoch is recorded (TensorBoard, `metrics.jsonl`).
-//! - [`device`]: the device runs compute on; [`interrupt`]: the stop flag the caller passes in.
+//! - [`features`]: a frozen prefix's outputs, computed once and kept (in memory, and on disk
+//!   for later runs); [`interrupt`]: the stop flag the caller passes in. Where runs compute is
+//!   [`crate::device`]'s.
 //! - [`phase`]: a phase's trainable set and batch-norm mode; [`optimizer`]: spec optimizers to
 //!   Burn; [`schedule`]: learning-rate schedules; [`monitor`]: early stopping / plateau rule.
 //! - [`checkpoint`]: model, optimizer and loop state on disk; [`reopen`]: a run folder's plan
 //!   and model, for `resume`, `eval` and `predict --run`.
 //! - [`evaluate`], [`loss`], [`metrics`]: inference over a split and what is measured;
-//!   [`report`]: the files a finished run leaves (plots, model, summary).
+//!   [`finish`]: the files a finished run leaves (plots, model, summary).
 
 pub mod checkpoint;
 pub mod evaluate;
 pub mod features;
+pub mod finish;
 pub mod fit;
 pub mod interrupt;
 pub mod loss;
@@ -23,7 +26,6 @@ pub mod optimizer;
 pub mod outputs;
 pub mod phase;
 pub mod reopen;
-pub mod report;
 pub mod schedule;
 
 use crate::model::weights;

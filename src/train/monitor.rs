@@ -2,7 +2,7 @@
 //! reduce-on-plateau (Keras' `monitor`, `min_delta`, `patience`), and [`observe_epoch`], which
 //! applies a phase's monitors to a finished epoch.
 
-use super::checkpoint::Progress;
+use super::checkpoint::LoopState;
 use super::schedule::Schedule;
 use crate::spec::PhaseSpec;
 use crate::spec::train::{Monitor, ScheduleSpec};
@@ -21,7 +21,7 @@ pub struct Observation {
 /// validation accuracy, the reduce-on-plateau state, and early stopping (which may end the
 /// phase by setting `phase_stopped`).
 pub fn observe_epoch(
-    progress: &mut Progress,
+    progress: &mut LoopState,
     phase: &PhaseSpec,
     schedule: &Schedule,
     record: &EpochRecord,

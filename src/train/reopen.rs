@@ -3,7 +3,7 @@
 //! model. Used by `runner resume`, `runner eval` and `runner predict --run`.
 
 use super::RunError;
-use super::checkpoint::{self, Progress};
+use super::checkpoint::{self, LoopState};
 use crate::model::GraphModel;
 use crate::plan::{self, Plan};
 use crate::spec;
@@ -94,7 +94,7 @@ pub fn model(
     run_dir: &Path,
     plan: &Plan,
     device: &Device,
-) -> Result<(GraphModel, Progress), RunError> {
+) -> Result<(GraphModel, LoopState), RunError> {
     let saved = latest_checkpoint(run_dir)?;
     let model = GraphModel::new(&plan.graph, device)
         .try_load_record(saved.model)

@@ -12,23 +12,17 @@ pub mod client;
 pub mod script;
 pub mod submissions;
 
-use super::execute::{self, record_failure, tail};
+use super::launch::{self, io_error, record_failure, tail};
 use super::spec::{Executor, Method};
 use super::trial::Trial;
 use super::{Prepared, SweepError};
 use crate::track::{RunDir, RunStatus};
 use crate::train::Interrupter;
-use client::{Job, SlurmError};
+use client::Job;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use submissions::{SUBMISSIONS_VERSION, Submission, Submissions};
-
-impl From<SlurmError> for SweepError {
-    fn from(e: SlurmError) -> Self {
-        SweepError::Io(e.to_string())
-    }
-}
 
 /// Where a trial stands, from its folder and its Slurm job.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,9 +112,9 @@ pub fn run(prepared: &mut Prepared, submit: &Submit) -> Result<Outcome, SweepErr
                 .with_help("use `method: random` (or grid) on Slurm, or run TPE with `--executor local`"),
         ])]));
     }
-    execute::begin(prepared)?;
+    launch::begin(prepared)?;
     let dir = prepared.dir.path().to_path_buf();
-    let mut record = Submissions::read(&dir).map_err(SweepError::Io)?;
+    let mut record = Submissions::read(&dir).map_err(SweepError::Submissions)?;
     let jobs = if record.arrays.is_empty() {
         Vec::new()
     } else {
@@ -166,13 +160,13 @@ fn submit_array(
     trials: &[Trial],
 ) -> Result<String, SweepError> {
     let dir = prepared.dir.path();
-    let logs = std::path::absolute(dir.join("slurm")).map_err(execute::io_error(dir))?;
-    std::fs::create_dir_all(&logs).map_err(execute::io_error(&logs))?;
+    let logs = std::path::absolute(dir.join("slurm")).map_err(io_error("find", dir))?;
+    std::fs::create_dir_all(&logs).map_err(io_error("create", &logs))?;
     let tasks: Vec<script::Task> = trials
         .iter()
         .map(|trial| {
             let mut command: Vec<OsString> = vec![submit.runner.clone().into()];
-            command.extend(execute::run_arguments(prepared, trial));
+            command.extend(launch::run_arguments(prepared, trial));
             script::Task {
                 index: trial.index,
                 folder: prepared.dir.trial(trial).path().into(),
@@ -183,8 +177,9 @@ fn submit_array(
     let script_file = logs.join(format!("array-{}.sh", record.arrays.len() + 1));
     let text = script::batch_script(&prepared.record.name, &tasks);
     crate::track::write_atomically(&script_file, text.as_bytes())
-        .map_err(execute::io_error(&script_file))?;
-    let workdir = std::env::current_dir().map_err(execute::io_error(Path::new(".")))?;
+        .map_err(io_error("write", &script_file))?;
+    let workdir =
+        std::env::current_dir().map_err(io_error("find the current folder", Path::new(".")))?;
     let indices: Vec<usize> = trials.iter().map(|t| t.index).collect();
     let args = script::sbatch_args(
         &prepared.record.name,
@@ -209,11 +204,10 @@ fn submit_array(
         script: script_file,
         trials: trials.iter().map(|t| t.name.clone()).collect(),
     });
-    record.write(dir).map_err(|e| {
-        SweepError::Io(format!(
-            "Slurm job array {job} was submitted but cannot be recorded in {}: {e}; cancel it with `scancel {job}`",
-            Submissions::file(dir).display()
-        ))
+    record.write(dir).map_err(|source| SweepError::Unrecorded {
+        job: job.clone(),
+        file: Submissions::file(dir),
+        source,
     })?;
     Ok(job)
 }
@@ -300,7 +294,7 @@ fn sleep_unless_interrupted(total: Duration, interrupter: &Interrupter) -> bool 
 
 /// Every trial with its state and Slurm job (asks Slurm when the sweep submitted jobs).
 pub fn status(prepared: &Prepared) -> Result<Vec<TrialView>, SweepError> {
-    let record = Submissions::read(prepared.dir.path()).map_err(SweepError::Io)?;
+    let record = Submissions::read(prepared.dir.path()).map_err(SweepError::Submissions)?;
     let jobs = if record.arrays.is_empty() {
         Vec::new()
     } else {
@@ -324,7 +318,7 @@ pub fn status(prepared: &Prepared) -> Result<Vec<TrialView>, SweepError> {
 
 /// Cancels the sweep's queued and running jobs; their ids.
 pub fn cancel(prepared: &Prepared) -> Result<Vec<String>, SweepError> {
-    let record = Submissions::read(prepared.dir.path()).map_err(SweepError::Io)?;
+    let record = Submissions::read(prepared.dir.path()).map_err(SweepError::Submissions)?;
     if record.arrays.is_empty() {
         return Ok(Vec::new());
     }

@@ -43,7 +43,7 @@ pub struct SizeStats {
 
 /// The summary `runner data` prints (see its `Display`).
 #[derive(Debug, Clone)]
-pub struct DataReport {
+pub struct DataOverview {
     /// The data root folder.
     pub root: PathBuf,
     /// Class names in label order.
@@ -72,20 +72,20 @@ pub struct DataReport {
 
 /// Loads the data of a spec, writes a contact sheet to `out_png`, and returns the summary.
 /// `base_dir` is the spec file's folder, `seed` the spec's top-level seed.
-pub fn report(
+pub fn overview(
     spec: &DataSpec,
     base_dir: &Path,
     seed: u64,
     out_png: &Path,
-) -> Result<DataReport, DataError> {
+) -> Result<DataOverview, DataError> {
     let ds = Dataset::load(spec, base_dir, seed)?;
     super::contact_sheet::write(&ds, out_png)?;
-    Ok(DataReport::of(&ds, out_png))
+    Ok(DataOverview::of(&ds, out_png))
 }
 
-impl DataReport {
+impl DataOverview {
     /// The summary of a loaded dataset (`contact_sheet` is only recorded, not written).
-    pub fn of(ds: &Dataset, contact_sheet: &Path) -> DataReport {
+    pub fn of(ds: &Dataset, contact_sheet: &Path) -> DataOverview {
         let splits = SplitKind::ALL
             .into_iter()
             .filter(|&s| s != SplitKind::Test || ds.has_test())
@@ -124,7 +124,7 @@ impl DataReport {
         } else {
             sizes = SizeStats::default();
         }
-        DataReport {
+        DataOverview {
             root: ds.root().to_path_buf(),
             class_names: ds.class_names().to_vec(),
             label_mode: ds.label_mode(),
@@ -141,7 +141,7 @@ impl DataReport {
     }
 }
 
-impl fmt::Display for DataReport {
+impl fmt::Display for DataOverview {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mode = match self.label_mode {
             LabelMode::Binary => "binary (1 logit)",

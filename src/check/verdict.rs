@@ -112,7 +112,7 @@ impl Outcome {
 
 /// Evaluates `target`'s checks (its spec's `checks:`). `baseline` (`--baseline`) replaces the
 /// baselines the checks name; `sigmas` is k for seed replicates.
-pub fn evaluate(target: &Target, baseline: Option<&Baseline>, sigmas: f64) -> Outcome {
+pub fn judge(target: &Target, baseline: Option<&Baseline>, sigmas: f64) -> Outcome {
     let checks = &target.spec.spec.checks;
     let mut files = BaselineFiles::default();
     let mut rows = Vec::new();

@@ -1,7 +1,7 @@
 //! The files a finished run leaves: the final model's evaluation (test split when there is
 //! one), learning curves, confusion matrix, the model as safetensors, and `summary.json`.
 
-use super::checkpoint::Progress;
+use super::checkpoint::LoopState;
 use super::evaluate::{evaluate, format_metrics};
 use super::{RunError, output_error};
 use crate::data::{Dataset, SplitKind};
@@ -15,7 +15,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 
 /// The epoch whose weights the final model holds.
-pub fn final_record(progress: &Progress) -> Option<&EpochRecord> {
+pub fn final_record(progress: &LoopState) -> Option<&EpochRecord> {
     progress
         .history
         .iter()
@@ -32,7 +32,7 @@ pub fn finish(
     dataset: &Dataset,
     model: &GraphModel,
     (device, device_info): (&Device, &DeviceInfo),
-    progress: &Progress,
+    progress: &LoopState,
 ) -> Result<Summary, RunError> {
     let spec = &plan.spec.spec;
     let split = if dataset.has_test() {
