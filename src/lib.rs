@@ -4,7 +4,7 @@
 //! [`plan`] (graph IR with shapes, phases with trainable sets) -> [`model`] (Burn modules).
 //! Built-in architectures for `pretrained` nodes live in [`zoo`]; data and weights named by URL
 //! are downloaded by [`fetch`]; images become batches in [`data`]. [`train`] runs a plan on a
-//! [`device`] and writes its run folder ([`track`]); [`bench`] measures a plan's speed;
+//! [`device`] and writes its run folder ([`track`]); [`mod@bench`] measures a plan's speed;
 //! [`sweep`] runs many plans of one spec, [`compare`] reads run folders back into tables and
 //! plots, and [`check`] holds runs to their spec's `checks:` and to baselines (regression
 //! checks for CI); [`export`] writes a model as ONNX or safetensors for use outside runner.

@@ -3,7 +3,7 @@
 //! mapped back to `line:column` and phrased for a person.
 //!
 //! JSON Schema reports tagged unions (`op: conv2d`, `optimizer: {adam: ...}`) as "valid under
-//! none of the oneOf schemas". [`validate`] picks the branch the user meant (by the tag, the single
+//! none of the oneOf schemas". [`Schema::validate`] picks the branch the user meant (by the tag, the single
 //! key, or the JSON type) and reports that branch's errors instead, so a typo in a dropout node
 //! gives "unknown key `rato`", not a list of 18 mismatched node kinds.
 

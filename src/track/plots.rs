@@ -2,7 +2,7 @@
 //! (validation curves overlaid, the ranking metric against each swept parameter).
 //!
 //! Plots are drawn into memory, PNG-encoded and written with
-//! [`write_atomically`](crate::track::atomic::write_atomically), so an
+//! [`crate::track::atomic::write_atomically`], so an
 //! interrupted run never leaves a truncated PNG behind.
 
 use std::io;

@@ -7,7 +7,7 @@
 //! the validation and test images always, for the training images when the training split is
 //! not augmented. Every epoch then runs only the trainable rest. Keras and PyTorch recompute a
 //! frozen base every epoch. Augmented training images get a table per epoch. Every table is
-//! kept on disk across runs ([`store`]): the trials of a sweep that share the frozen prefix
+//! kept on disk across runs ([`DiskCache`]): the trials of a sweep that share the frozen prefix
 //! compute it once.
 //!
 //! Exactness: the prefix runs on the inference copy of the model, as the uncached training
