@@ -49,7 +49,7 @@ fn code_of(line: &str) -> &str {
 
 /// The modules a line of module `own` uses: `crate::NAME`, and `super::NAME` in a file
 /// directly under `src/` (whose parent is the crate root).
-fn used_modules<'a>(line: &'a str, top_level_file: bool) -> Vec<&'a str> {
+fn used_modules(line: &str, top_level_file: bool) -> Vec<&str> {
     let mut used = Vec::new();
     let prefixes: &[&str] = if top_level_file {
         &["crate::", "super::"]

@@ -209,7 +209,7 @@ impl Backward<Flex, 1> for Relu6Backward {
         let [parent] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node);
         if let Some(parent) = parent {
-            let out = masked(&ops.state, grad, |x| !(x < 0.0 || x > 6.0));
+            let out = masked(&ops.state, grad, |x| x.is_nan() || (0.0..=6.0).contains(&x));
             grads.register::<Flex>(parent.id, out);
         }
     }
