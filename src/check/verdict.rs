@@ -167,6 +167,9 @@ impl BaselineFiles {
     }
 }
 
+/// The row of the check of `metric`: its values, change, tolerance and verdict.
+/// Long by design: threshold, baseline, tolerance and noise rules combine into one verdict, in
+/// the order the README gives them.
 fn row(
     group: &str,
     metric: &str,

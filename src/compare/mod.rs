@@ -330,6 +330,9 @@ fn column_labels(runs: &[RunInfo], parameters: &[(String, String)]) -> Vec<fn(&V
 }
 
 /// Builds the comparison table.
+///
+/// Long by design: columns, groups of replicates, cells, order and best row are built in
+/// sequence over the same groups.
 pub fn table(
     runs: &[RunInfo],
     sweep: Option<&SweepRecord>,

@@ -47,6 +47,9 @@ pub fn has_split_folders(root: &Path) -> bool {
     root.join("train").is_dir() && root.join("validation").is_dir()
 }
 
+/// Lists the image files of `spec`'s folders by class and split, with the files skipped and why.
+/// Long by design: the three folder layouts (train/validation, class folders with a split, a
+/// test folder) share one walk and one list of skipped files.
 pub(crate) fn scan(spec: &DataSpec, base_dir: &Path) -> Result<Listing, DataError> {
     let root = base_dir.join(&spec.root);
     if !root.is_dir() {

@@ -120,6 +120,9 @@ impl Dataset {
     /// Loads the dataset a data section describes. `base_dir` is the folder of the spec file
     /// (relative `root` and `cache_dir` are resolved against it); `seed` is the spec's
     /// top-level seed. Decoding runs on the current rayon pool.
+    ///
+    /// Long by design: the loading stages (scan, decode, split, check) run in order on shared
+    /// per-class lists; each stage is a few lines.
     pub fn load(spec: &DataSpec, base_dir: &Path, seed: u64) -> Result<Dataset, DataError> {
         let start = std::time::Instant::now();
         spec.check().map_err(DataError::Spec)?;

@@ -94,6 +94,9 @@ fn body_offset(status: u16, content_range: Option<&str>, have: u64) -> Result<u6
 
 /// Downloads `url` into `part`, appending to what `part` already holds when the server
 /// honours ranges. Returns the file's size.
+///
+/// Long by design: one request with its resume, status and length checks and the copy loop;
+/// split, they would share the response and the file.
 pub fn download(url: &str, part: &Path, label: &str) -> Result<u64, HttpError> {
     let agent = agent();
     let write_err = |source| HttpError::Write {

@@ -208,6 +208,9 @@ fn cache_root(what: &str, url: &str, pointer: &str, by_hand: &str) -> Result<Pat
         })
 }
 
+/// Where the data of `source` is, downloading it as `fetch` allows.
+/// Long by design: the places data can come from (local folder, cache, download) are tried in
+/// order, each checked as `fetch` allows.
 fn resolve_data(
     loaded: &LoadedSpec,
     source: &DataSource,

@@ -214,6 +214,8 @@ fn output(model: &GraphModel, mut values: Vec<Option<Value>>) -> Tensor<2> {
     }
 }
 
+/// Runs one node's operation on its input values.
+/// Long by design: one arm per node kind, each the layer's forward pass.
 fn run_node(op: &Op, layer: Option<&Layer>, mut inputs: Vec<Value>) -> Value {
     let first = inputs.swap_remove(0);
     match (op, layer) {

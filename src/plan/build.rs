@@ -23,6 +23,10 @@ struct Pending<'a> {
 pub type Found = Vec<(usize, Diagnostic)>;
 
 /// Builds the graph of `model` (file 0 of `sources`); pretrained bases are read into `sources`.
+///
+/// Long by design: one pass over the nodes in spec order, each step (name, inputs, base
+/// expansion, shape) reading the table the earlier nodes filled; split, the steps would pass
+/// that state around.
 pub fn build(model: &ModelSpec, sources: &mut Sources, found: &mut Found) -> Option<Graph> {
     let bases = load_bases(model, sources, found);
     let mut pending = Vec::new();

@@ -112,6 +112,9 @@ pub struct Plan {
 /// Resolves a spec whose sources were fetched ([`crate::fetch::prepare`]) into a plan, or
 /// reports every problem found. Planning reads files but downloads nothing: data and weights a
 /// source names that are not on this machine yet are a warning saying how to fetch them.
+///
+/// Long by design: every check runs and reports, in spec order, so one run shows every problem;
+/// each check is a call or a few lines.
 pub fn plan(resolved: &Resolved) -> Result<Plan, Vec<Report>> {
     let loaded = &resolved.spec;
     let mut sources = Sources::default();
@@ -222,6 +225,9 @@ pub fn plan(resolved: &Resolved) -> Result<Plan, Vec<Report>> {
 /// one unit per class (at least 2, exactly as many as `data.class_names` when it is given).
 /// An image output with categorical cross-entropy (a base cut at a layer, to inspect or run)
 /// is only a warning; `runner run` refuses it once the classes are known.
+///
+/// Long by design: one message per way the loss and the model's output disagree, each located
+/// at its key.
 fn validate_loss_fits(
     loaded: &LoadedSpec,
     graph: &Graph,

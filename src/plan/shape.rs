@@ -108,6 +108,9 @@ fn same_shapes(node: &NodeSpec, inputs: &[Shape]) -> Result<Shape, ShapeError> {
 }
 
 /// Resolves `node` given its inputs' shapes.
+///
+/// Long by design: one arm per node kind, each the shape rule of that layer (as Keras'
+/// `compute_output_shape`).
 pub fn infer(node: &NodeSpec, inputs: &[Shape]) -> Result<(Op, Shape), ShapeError> {
     Ok(match node {
         NodeSpec::Input(n) => {

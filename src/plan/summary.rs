@@ -7,6 +7,9 @@ use super::graph::{Graph, NodeId};
 use std::fmt::Write;
 
 /// Renders the summary table of `plan`; `layers` lists every layer of pretrained bases.
+///
+/// Long by design: one table, its columns and its rows of nodes and base layers written in
+/// order.
 pub fn render(plan: &Plan, layers: bool) -> String {
     let graph = &plan.graph;
     let mut rows: Vec<[String; 5]> = Vec::new();

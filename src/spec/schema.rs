@@ -175,6 +175,9 @@ fn last_segment(pointer: &str) -> String {
     super::yaml::unescape_pointer_segment(pointer.rsplit('/').next().unwrap_or(""))
 }
 
+/// Turns one validation error into located diagnostics in `out`, phrased for a person.
+/// Long by design: one arm per kind of JSON Schema error, each phrasing it for a person; a
+/// table read arm by arm.
 fn explain(
     error: &ValidationError<'_>,
     document: &Value,
@@ -388,6 +391,9 @@ fn choice_error(
 }
 
 /// Picks the branch of a `oneOf`/`anyOf` the user meant and explains its errors.
+///
+/// Long by design: the rules that pick the meant branch (tag, single key, JSON type) are tried
+/// in order, each falling through to the next.
 fn explain_union(
     path: &str,
     branches: &[Vec<ValidationError<'static>>],

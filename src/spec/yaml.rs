@@ -225,6 +225,8 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Reads the value that starts at the next event into JSON, recording its location at `pointer`.
+    /// Long by design: one arm per YAML event kind, each recording its value and location.
     fn value(
         &mut self,
         event: Event<'a>,

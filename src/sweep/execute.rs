@@ -50,6 +50,9 @@ struct Running {
 }
 
 /// Runs every trial that has not finished; TPE draws new trials as others finish.
+///
+/// Long by design: the executor's event loop (start, poll, record, draw, interrupt) shares its
+/// queue and running set.
 pub fn run(prepared: &mut Prepared, execution: &Execution) -> Result<Ended, SweepError> {
     let dir = prepared.dir.clone();
     begin(prepared)?;

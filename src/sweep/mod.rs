@@ -150,6 +150,9 @@ fn seeds_of(loaded: &LoadedSweep) -> Vec<Option<u64>> {
 /// Checks and expands the sweep in `loaded`, with the trials already recorded under
 /// `runs_dir` (`None`: only check, as `runner validate` does); `yes` allows more runs than the
 /// sweep's `max_runs`.
+///
+/// Long by design: the checks and the expansion run in order, each one a few lines that need
+/// the previous ones' results (base plan, trials, record).
 pub fn prepare(
     loaded: LoadedSweep,
     runs_dir: Option<&Path>,

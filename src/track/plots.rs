@@ -105,6 +105,8 @@ struct Panel<'a> {
 ///
 /// Epochs without validation metrics are skipped in the validation line;
 /// non-finite values are skipped everywhere. The parent folder must exist.
+///
+/// Long by design: a drawing script, the two panels and the fine-tuning marker on one canvas.
 pub fn learning_curves_png(
     path: &Path,
     history: &[EpochMetrics],
@@ -193,6 +195,8 @@ pub fn learning_curves_png(
     })
 }
 
+/// Draws one panel of the learning curves into `area`.
+/// Long by design: a drawing script for one panel: axes, both series, legend.
 fn draw_panel(
     path: &Path,
     area: &DrawingArea<BitMapBackend<'_>, Shift>,
@@ -312,6 +316,9 @@ const PALETTE: [RGBColor; 8] = [
 /// A comparison of runs: `metric` per epoch for each run (dashed lines where a phase
 /// starts, `phase_starts` epochs), and below, one panel per parameter with the runs' final
 /// metric against it.
+///
+/// Long by design: a drawing script, the curves panel then one panel per parameter, on one
+/// canvas.
 pub fn comparison_png(
     path: &Path,
     metric: &str,
@@ -525,6 +532,9 @@ fn cm_layout(n: usize, labels: &[String], caption: &str) -> CmLayout {
 /// their share of the true class's examples (so rows compare even when
 /// classes are imbalanced) and, when large enough, show their count. Class
 /// names are shown when cells are large enough (up to about 55 classes).
+///
+/// Long by design: a drawing script, title, cells, labels and colour bar in order on one
+/// canvas.
 pub fn confusion_matrix_png(
     path: &Path,
     class_names: &[String],

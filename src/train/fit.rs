@@ -80,6 +80,9 @@ struct EpochTotals {
 }
 
 impl<'a> Trainer<'a> {
+    /// A trainer for a new run, or for the run's checkpoint when it has one.
+    /// Long by design: a fresh run and a resumed one set up the same trainer from different
+    /// sources, side by side so they stay alike.
     fn start(
         plan: &'a Plan,
         run: RunDir,
@@ -329,6 +332,9 @@ impl<'a> Trainer<'a> {
 
     /// Runs the epoch's remaining training batches; `None` when the run was interrupted after
     /// a batch (a checkpoint was written).
+    ///
+    /// Long by design: the step loop (batch, forward, backward, optimizer, log, interrupt,
+    /// checkpoint) shares the optimizer and the loop state.
     fn run_batches(
         &mut self,
         phase: &PhasePlan,

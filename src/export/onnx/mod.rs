@@ -112,6 +112,8 @@ struct Builder {
 impl Builder {
     /// Appends the operators of runner node `node`, whose inputs are the values `inputs`;
     /// its result is the value named like the node.
+    ///
+    /// Long by design: one arm per node kind, each its ONNX operators.
     fn translate(&mut self, node: &Node, inputs: Vec<String>) {
         let name = node.name.as_str();
         // Every node but the input reads at least one value.

@@ -61,6 +61,9 @@ impl StoredNode {
 impl PrefixTable {
     /// Runs the prefix of `constant` over `batches` (prepared as training or evaluation
     /// prepares them) on `inference`, the model without autodiff.
+    ///
+    /// Long by design: one loop over the batches that runs the prefix and keeps each frontier
+    /// value.
     fn compute(
         inference: &GraphModel,
         constant: &[bool],
