@@ -1,8 +1,11 @@
-//! Kernels runner gives Burn's flex CPU backend where Burn's own path is slow: ReLU and ReLU6
-//! (forward and gradient) and the gradients of a depthwise convolution, each on every core.
+//! Kernels runner gives Burn's flex CPU backend where Burn's own path is slow: ReLU and ReLU6,
+//! batch norm with fixed statistics (inference mode: frozen layers, evaluation, and fine-tuning
+//! with `batchnorm: inference`), forward and gradient, and the gradients of a depthwise
+//! convolution, each on every core.
 //!
-//! Why: burn-flex 0.22 runs `relu`, `clamp` and their gradients one element at a time on one
-//! thread, and it has no depthwise weight gradient of its own: Burn's generic fallback loops
+//! Why: burn-flex 0.22 runs `relu`, `clamp`, the four broadcast operations Burn's batch norm is
+//! made of, and their gradients one element at a time on one thread (below 4 Mi elements), and
+//! it has no depthwise weight gradient of its own: Burn's generic fallback loops
 //! over the channels (576 or 960 per MobileNetV2 block), one single-threaded convolution, slice
 //! and copy each, every step. These kernels are registered through Burn's backend extension
 //! API (`#[backend_extension(Autodiff, Flex)]`) with hand-written backward steps, and are used
@@ -11,9 +14,11 @@
 //! `groups > 1` and running its unary and binary element-wise ops over rayon.
 //!
 //! Values: the forward passes are flex's own (the convolution) or the same per-element
-//! functions (NaN stays NaN, `relu` turns -0 into 0, `clamp` keeps it), so they match Burn bit
-//! for bit; so do the ReLU and ReLU6 gradients. The depthwise gradients add the same products in
-//! another order than Burn's, so they differ from Burn's in the last bits (tests bound it).
+//! operations in the same order (NaN stays NaN, `relu` turns -0 into 0, `clamp` keeps it, batch
+//! norm is `((x - mean) / sqrt(var + eps)) * gamma + beta`), so they match Burn bit for bit; so
+//! do the ReLU, ReLU6 and batch-norm input gradients. The depthwise gradients and the batch
+//! norm's gamma and beta gradients add the same products in another order than Burn's, so they
+//! differ from Burn's in the last bits (tests bound it).
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -37,6 +42,16 @@ pub trait FlexKernels: burn::backend::Backend {
     fn relu(x: FloatTensor<Self>) -> FloatTensor<Self>;
     /// `min(max(x, 0), 6)`.
     fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Batch norm with fixed statistics: `x` `[N, C, ...]`, the rest `[C]`; `mean` and
+    /// `variance` are constants (running statistics), `gamma` and `beta` may train.
+    fn batch_norm_inference(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
     /// A depthwise convolution without bias: `x` `[N, C, H, W]`, `weight` `[C, 1, kh, kw]`,
     /// `options.groups == C`.
     fn depthwise_conv2d(
@@ -67,6 +82,25 @@ pub fn relu6<const D: usize>(tensor: Tensor<D>) -> Tensor<D> {
     } else {
         activation::relu6(tensor)
     }
+}
+
+/// `burn::nn::BatchNorm::forward`: on flex in inference mode, runner's kernel.
+pub fn batch_norm<const D: usize>(bn: &burn::nn::BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    let training = x.device().is_autodiff() && bn.training.is_enabled();
+    if training || !is_flex(&x) {
+        return bn.forward(x);
+    }
+    let device = x.device();
+    let mean = bn.running_mean.value().to_device(&device);
+    let variance = bn.running_var.value().to_device(&device);
+    Tensor::from_dispatch(<Dispatch as FlexKernels>::batch_norm_inference(
+        x.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        mean.into_dispatch(),
+        variance.into_dispatch(),
+        bn.epsilon,
+    ))
 }
 
 /// `burn::tensor::module::conv2d` of a depthwise convolution (one filter per channel); on flex
@@ -165,7 +199,54 @@ fn relu6_value(x: f32) -> f32 {
     x.clamp(0.0, 6.0)
 }
 
+/// The per-channel constants of a batch norm: `(mean, sqrt(variance + eps))`, computed as
+/// flex computes them.
+fn channel_stats(mean: &FlexTensor, variance: &FlexTensor, epsilon: f64) -> (Vec<f32>, Vec<f32>) {
+    let eps = epsilon as f32;
+    let std = values(variance).iter().map(|v| (v + eps).sqrt()).collect();
+    (values(mean).into_owned(), std)
+}
+
+/// Batch norm of `x` (`[N, C, rest...]`) with the per-channel `mean`, `std`, `gamma`, `beta`,
+/// in parallel over the `N * C` planes.
+fn batch_norm_values(
+    x: &FlexTensor,
+    mean: &[f32],
+    std: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+) -> FlexTensor {
+    let shape = x.layout().shape().clone();
+    let channels = mean.len();
+    let input = values(x);
+    let plane = input.len() / (shape.as_slice()[0] * channels).max(1);
+    let mut out = vec![0.0f32; input.len()];
+    out.par_chunks_mut(plane.max(1))
+        .zip(input.par_chunks(plane.max(1)))
+        .enumerate()
+        .for_each(|(i, (out, input))| {
+            let c = i % channels;
+            let (m, s, g, b) = (mean[c], std[c], gamma[c], beta[c]);
+            for (o, x) in out.iter_mut().zip(input) {
+                *o = ((x - m) / s) * g + b;
+            }
+        });
+    tensor_of(out, shape)
+}
+
 impl FlexKernels for Flex {
+    fn batch_norm_inference(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        mean: FlexTensor,
+        variance: FlexTensor,
+        epsilon: f64,
+    ) -> FlexTensor {
+        let (mean, std) = channel_stats(&mean, &variance, epsilon);
+        batch_norm_values(&x, &mean, &std, &values(&gamma), &values(&beta))
+    }
+
     fn relu(x: FlexTensor) -> FlexTensor {
         map(x, relu_value)
     }
@@ -215,6 +296,72 @@ impl Backward<Flex, 1> for Relu6Backward {
     }
 }
 
+/// The gradients of a batch norm with fixed statistics, for `x`, `gamma` and `beta`.
+#[derive(Debug)]
+struct BatchNormBackward;
+
+/// What the batch norm's backward step needs: the input, gamma, the per-channel mean and
+/// standard deviation.
+type BatchNormState = (FlexTensor, FlexTensor, Vec<f32>, Vec<f32>);
+
+impl Backward<Flex, 3> for BatchNormBackward {
+    type State = BatchNormState;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_node, gamma_node, beta_node] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, gamma, mean, std) = ops.state;
+        let channels = mean.len();
+        let shape = x.layout().shape().clone();
+        let (x, gamma, grad) = (values(&x), values(&gamma), values(&grad));
+        let plane = (x.len() / (shape.as_slice()[0] * channels).max(1)).max(1);
+        if let Some(node) = x_node {
+            // As Burn's chain rule through `* gamma` then `/ std`: (g * gamma) * (1 / std).
+            let inverse: Vec<f32> = std.iter().map(|s| 1.0 / s).collect();
+            let mut dx = vec![0.0f32; x.len()];
+            dx.par_chunks_mut(plane)
+                .zip(grad.par_chunks(plane))
+                .enumerate()
+                .for_each(|(i, (dx, g))| {
+                    let c = i % channels;
+                    for (d, g) in dx.iter_mut().zip(g) {
+                        *d = (g * gamma[c]) * inverse[c];
+                    }
+                });
+            grads.register::<Flex>(node.id, tensor_of(dx, shape.clone()));
+        }
+        if gamma_node.is_some() || beta_node.is_some() {
+            // Per channel: sum of g * normalized x, and sum of g, over the batch and positions.
+            let sums: Vec<(f32, f32)> = (0..channels)
+                .into_par_iter()
+                .map(|c| {
+                    let (mut dgamma, mut dbeta) = (0.0f32, 0.0f32);
+                    for i in (c..x.len() / plane).step_by(channels) {
+                        let (xs, gs) = (
+                            &x[i * plane..(i + 1) * plane],
+                            &grad[i * plane..(i + 1) * plane],
+                        );
+                        for (x, g) in xs.iter().zip(gs) {
+                            dgamma += g * ((x - mean[c]) / std[c]);
+                            dbeta += g;
+                        }
+                    }
+                    (dgamma, dbeta)
+                })
+                .collect();
+            let channel_shape = Shape::new([channels]);
+            if let Some(node) = gamma_node {
+                let dgamma = sums.iter().map(|s| s.0).collect();
+                grads.register::<Flex>(node.id, tensor_of(dgamma, channel_shape.clone()));
+            }
+            if let Some(node) = beta_node {
+                let dbeta = sums.iter().map(|s| s.1).collect();
+                grads.register::<Flex>(node.id, tensor_of(dbeta, channel_shape));
+            }
+        }
+    }
+}
+
 /// The gradients of a depthwise convolution.
 #[derive(Debug)]
 struct DepthwiseBackward;
@@ -241,6 +388,32 @@ impl Backward<Flex, 2> for DepthwiseBackward {
 }
 
 impl<C: CheckpointStrategy> FlexKernels for Autodiff<Flex, C> {
+    fn batch_norm_inference(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let prep = BatchNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful();
+        let (x, gamma, beta) = (
+            x.into_primitive(),
+            gamma.into_primitive(),
+            beta.into_primitive(),
+        );
+        let (mean, std) =
+            channel_stats(&mean.into_primitive(), &variance.into_primitive(), epsilon);
+        let out = batch_norm_values(&x, &mean, &std, &values(&gamma), &values(&beta));
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish((x, gamma, mean, std), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
+
     fn relu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         match ReluBackward
             .prepare::<C>([x.node()])
@@ -606,5 +779,78 @@ mod tests {
         }
         assert_eq!(g.weight_grad(&x, &grad), dw);
         assert_eq!(g.input_grad(&w, &grad), dx);
+    }
+
+    /// Batch norm with fixed statistics against Burn's: the output and the input gradient bit
+    /// for bit, gamma's and beta's gradients to rounding.
+    #[test]
+    fn batch_norm_in_inference_mode_matches_burns() {
+        use burn::nn::BatchNormConfig;
+        let (n, c, h, w) = (3, 4, 5, 6);
+        for device in [Device::flex(), Device::flex().autodiff()] {
+            let mut bn = BatchNormConfig::new(c).with_epsilon(1e-3).init(&device);
+            let stats = |offset: f32| {
+                Tensor::<1>::from_data(
+                    TensorData::new((0..c).map(|i| i as f32 * 0.7 + offset).collect(), [c]),
+                    &device,
+                )
+            };
+            bn.running_mean = burn::module::RunningState::new(stats(-0.3));
+            bn.running_var = burn::module::RunningState::new(stats(0.2));
+            bn.gamma = burn::module::Param::from_tensor(stats(0.9));
+            bn.beta = burn::module::Param::from_tensor(stats(-1.1));
+            // Inference mode with trainable gamma and beta (`batchnorm: inference`).
+            bn.training = burn::module::Param::from_bool(false);
+            let input = || {
+                let t = Tensor::<4>::from_data(
+                    TensorData::new(
+                        (0..n * c * h * w)
+                            .map(|i| ((i * 29 % 97) as f32 - 48.0) / 13.0)
+                            .collect(),
+                        [n, c, h, w],
+                    ),
+                    &device,
+                );
+                if device.is_autodiff() {
+                    t.require_grad()
+                } else {
+                    t
+                }
+            };
+            let (a, b) = (input(), input());
+            let (ya, yb) = (batch_norm(&bn, a.clone()), bn.forward(b.clone()));
+            assert_eq!(bits(ya.clone()), bits(yb.clone()), "forward");
+            if device.is_autodiff() {
+                let scale = Tensor::<4>::from_data(
+                    TensorData::new(
+                        (0..n * c * h * w).map(|i| (i % 5) as f32 - 2.0).collect(),
+                        [n, c, h, w],
+                    ),
+                    &device,
+                );
+                let (ga, gb) = (
+                    (ya * scale.clone()).sum().backward(),
+                    (yb * scale).sum().backward(),
+                );
+                assert_eq!(
+                    bits(a.grad(&ga).unwrap()),
+                    bits(b.grad(&gb).unwrap()),
+                    "input gradient"
+                );
+                for (ours, burns) in [
+                    (bn.gamma.val().grad(&ga), bn.gamma.val().grad(&gb)),
+                    (bn.beta.val().grad(&ga), bn.beta.val().grad(&gb)),
+                ] {
+                    let flat = |t: Tensor<1>| t.into_data().as_slice::<f32>().unwrap().to_vec();
+                    let (ours, burns) = (flat(ours.unwrap()), flat(burns.unwrap()));
+                    for (x, y) in ours.iter().zip(&burns) {
+                        assert!(
+                            (x - y).abs() <= 1e-5 * y.abs().max(1.0),
+                            "{ours:?} vs {burns:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

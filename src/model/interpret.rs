@@ -241,9 +241,10 @@ fn run_node(op: &Op, layer: Option<&Layer>, mut inputs: Vec<Value>) -> Value {
                 None => out,
             }
         }
-        (Op::BatchNorm { .. }, Some(Layer::BatchNorm(bn))) => {
-            first.map(|t| bn.forward(t), |t| bn.forward(t))
-        }
+        (Op::BatchNorm { .. }, Some(Layer::BatchNorm(bn))) => first.map(
+            |t| flex_kernels::batch_norm(bn, t),
+            |t| flex_kernels::batch_norm(bn, t),
+        ),
         (Op::Dense { activation: f, .. }, Some(Layer::Dense(linear))) => {
             let out = first.map(|t| t, |t| linear.forward(t));
             match f {
