@@ -40,8 +40,8 @@ pub struct Cli {
 /// `--device`, for the commands that compute with a spec's model.
 #[derive(Debug, clap::Args)]
 pub struct DeviceArg {
-    /// Compute on this device: cpu (default), tch-cpu, wgpu[:N], cuda[:N]; overrides the
-    /// spec's `device:` (`runner devices` lists them).
+    /// Compute on this device: cpu (default), cuda[:N], wgpu[:N], tch-cpu, tch-cuda[:N];
+    /// overrides the spec's `device:` (`runner devices` lists them).
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<DeviceChoice>,
 }
@@ -167,8 +167,8 @@ pub enum Command {
         /// Override a value of the sweep's spec for every trial (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
-        /// Compute on this device: cpu (default), tch-cpu, wgpu[:N], cuda[:N]; for every trial,
-        /// overriding the spec's `device:` (`runner devices` lists them).
+        /// Compute on this device: cpu (default), cuda[:N], wgpu[:N], tch-cpu, tch-cuda[:N];
+        /// for every trial, overriding the spec's `device:` (`runner devices` lists them).
         #[arg(long, value_name = "DEVICE")]
         device: Option<DeviceChoice>,
     },
@@ -293,11 +293,24 @@ pub enum Command {
         #[command(flatten)]
         device: DeviceArg,
     },
-    /// List the compute backends this runner was built with and the devices each finds here.
+    /// List the compute backends this runner was built with and the devices each finds here
+    /// (for CUDA also the driver and libdevice); `--verify` checks that they compute right.
     Devices {
-        /// Print the list as JSON.
+        /// Print the list (or the checks) as JSON.
         #[arg(long)]
         json: bool,
+        /// Check that each GPU device computes what flex computes: one training step of a
+        /// graph with every layer kind, and with `--weights` the four pretrained bases'
+        /// features against their reference; exit code 1 when one disagrees.
+        #[arg(long)]
+        verify: bool,
+        /// The folder of the shared weights (one folder per base, each with
+        /// `reference_io.safetensors`), for `--verify`.
+        #[arg(long, requires = "verify", value_name = "DIR")]
+        weights: Option<PathBuf>,
+        /// The device to check (repeatable; default: every GPU device this binary finds).
+        #[arg(long = "device", requires = "verify", value_name = "DEVICE")]
+        devices: Vec<DeviceChoice>,
     },
     /// Download the spec's data and weights from their sources (`data.source`,
     /// `weights_source`) into runner's cache, and check them and any local copies against
@@ -332,7 +345,6 @@ fn parse_split(text: &str) -> Result<SplitKind, String> {
 /// the log file of the run in progress (`run.log`, whatever `--quiet` says).
 pub fn init_logging(quiet: bool) {
     use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, Layer, fmt};
     let level = if quiet { "warn" } else { "info" };
     let filter = std::env::var("RUNNER_LOG").unwrap_or_else(|_| level.to_string());
@@ -347,10 +359,9 @@ pub fn init_logging(quiet: bool) {
         .with_ansi(false)
         .with_target(false)
         .with_filter(EnvFilter::new("info"));
-    tracing_subscriber::registry()
-        .with(terminal)
-        .with(run_log)
-        .init();
+    let subscriber = tracing_subscriber::registry().with(terminal).with(run_log);
+    tracing::subscriber::set_global_default(subscriber).expect("logging is set up once, at start");
+    runner::track::log_bridge::install().expect("logging is set up once, at start");
 }
 
 /// Why a command failed, and how to report it.
@@ -541,7 +552,18 @@ pub fn run(command: Command, quiet: bool) -> Result<(), Failure> {
             images: &images,
             device: device.device,
         }),
-        Command::Devices { json } => devices::run(json),
+        Command::Devices {
+            json,
+            verify,
+            weights,
+            devices,
+        } => {
+            if verify {
+                devices::verify(json, weights.as_deref(), devices)
+            } else {
+                devices::run(json)
+            }
+        }
     }
 }
 
