@@ -53,6 +53,9 @@ struct Trainer<'a> {
     train_device: Device,
     /// What `device` is, for the run's records.
     device_info: DeviceInfo,
+    /// Whether `device` is a GPU (`train::features` recomputes augmented frozen prefixes
+    /// there instead of storing them).
+    gpu: bool,
     model: GraphModel,
     outputs: RunOutputs,
     progress: Progress,
@@ -173,6 +176,7 @@ impl<'a> Trainer<'a> {
             device,
             train_device,
             device_info,
+            gpu: choice.is_gpu(),
             model,
             outputs: recorders,
             progress,
@@ -189,7 +193,7 @@ impl<'a> Trainer<'a> {
             let phase = &self.plan.phases[index];
             self.model = phase::apply(self.model, phase);
             self.features = if self.options.frozen_cache {
-                PhaseFeatures::compute(&self.model, phase, &self.dataset, &self.device)?
+                PhaseFeatures::compute(&self.model, phase, &self.dataset, &self.device, self.gpu)?
             } else {
                 PhaseFeatures::default()
             };
