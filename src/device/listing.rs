@@ -216,9 +216,17 @@ mod tests {
         }
     }
 
+    /// The CUDA entry of a binary with the feature, whatever this test build has.
+    fn cuda_entry(probe: cuda::CudaProbe) -> BackendReport {
+        BackendReport {
+            compiled_in: true,
+            ..cuda_report(Some(probe))
+        }
+    }
+
     #[test]
     fn the_cuda_entry_says_what_is_missing_and_how_to_fix_it() {
-        let missing = cuda_report(Some(probe(cuda::Driver::Missing, None)));
+        let missing = cuda_entry(probe(cuda::Driver::Missing, None));
         assert!(missing.found.is_empty());
         let text = render(std::slice::from_ref(&missing));
         assert!(text.contains("finds no device here"), "{text}");
@@ -241,10 +249,10 @@ mod tests {
             release: Some("580.65.06".into()),
             devices: vec![gpu.clone()],
         };
-        let found = cuda_report(Some(probe(
+        let found = cuda_entry(probe(
             ready.clone(),
             Some("/usr/local/cuda/nvvm/libdevice/libdevice.10.bc"),
-        )));
+        ));
         assert_eq!(found.found, ["cuda:0: NVIDIA H200 (128.0 GiB, sm_90)"]);
         let text = render(std::slice::from_ref(&found));
         assert!(text.contains("driver: 580.65.06, CUDA 13.0"), "{text}");
@@ -257,7 +265,7 @@ mod tests {
         );
 
         // A GPU without libdevice: listed, with what is missing.
-        let text = render(&[cuda_report(Some(probe(ready, None)))]);
+        let text = render(&[cuda_entry(probe(ready, None))]);
         assert!(text.contains("cuda:0: NVIDIA H200"), "{text}");
         assert!(text.contains("libdevice: not found"), "{text}");
         // A driver older than the bindings: listed, with why it cannot run.
@@ -266,7 +274,7 @@ mod tests {
             release: None,
             devices: vec![gpu],
         };
-        let text = render(&[cuda_report(Some(probe(old, Some("/x/libdevice.10.bc"))))]);
+        let text = render(&[cuda_entry(probe(old, Some("/x/libdevice.10.bc")))]);
         assert!(
             text.contains("cannot run: the NVIDIA driver supports CUDA 12.4"),
             "{text}"
