@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The libtorch backend (`--features tch`): builds runner against PyTorch (ci/tch-env.sh), runs
-# the backend tests on `tch-cpu` (and `cuda:0` where libtorch sees a GPU), lints that feature
+# the backend tests on `tch-cpu` (and `tch-cuda:0` where libtorch sees a GPU), lints that feature
 # set, and prints `runner devices`. Not part of .ci/run: the PyTorch wheels are a 3.9 GB
 # download and the build is another feature set of Burn (README, "Backends", has the costs).
 #   ci/tch-check.sh

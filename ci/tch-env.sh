@@ -1,5 +1,5 @@
 # Sourced by the scripts that build runner with `--features tch` (libtorch: `--device tch-cpu`
-# and `--device cuda[:N]`): builds against the PyTorch of a venv, in a target folder of its own
+# and `--device tch-cuda[:N]`): builds against the PyTorch of a venv, in a target folder of its own
 # (another feature set rebuilds most of Burn). The venv is ci/bench/setup-torch.sh's (torch
 # 2.9.1 from PyPI, the CUDA build: a 3.9 GB download, 6.8 GB installed), made when missing.
 venv="${RUNNER_TORCH_VENV:-$HOME/.cache/runner-torch-venv}"

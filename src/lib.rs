@@ -22,7 +22,7 @@
 //! 6. `device`
 //! 7. `model`
 //! 8. `train`, `export`
-//! 9. `bench`, `sweep`
+//! 9. `bench`, `verify`, `sweep`
 //! 10. `check`, `compare`
 //!
 //! The command line (`src/cli/`, in the binary) is above all of them and is the only place
@@ -49,4 +49,5 @@ pub mod sweep;
 pub mod table;
 pub mod track;
 pub mod train;
+pub mod verify;
 pub mod zoo;

@@ -21,7 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["device"],
     &["model"],
     &["train", "export"],
-    &["bench", "sweep"],
+    &["bench", "verify", "sweep"],
     &["check", "compare"],
 ];
 

@@ -3,6 +3,7 @@ end-to-end comparison with `runner run` (ci/bench/recipe_compare.py runs both).
 
 Usage: python ci/bench/torch_recipe.py [--data DIR] [--weights FILE] [--epochs HEAD TUNE]
                                        [--threads N] [--seed S] [--dropout P] [--lr LR]
+                                       [--device cpu|cuda[:N]] [--tf32 on|off]
 
 The same work as the spec:
 - data: the class folders under DATA/train and DATA/validation, every image decoded once and
@@ -19,6 +20,10 @@ The same work as the spec:
   frozen part under no_grad, RMSprop 1e-5 (Keras defaults rho 0.9, eps 1e-7), TUNE epochs, then
   the weights of the best epoch by validation accuracy (the spec's early_stopping restore_best);
 - evaluation on the test split.
+On a GPU (`--device cuda`) the images stay decoded in host memory and each batch is copied to the
+GPU, where augmentation and the model run (the random draws are the CPU's, so they are the same
+on every device); `--tf32` sets PyTorch's TF32 switches for matmuls and cuDNN convolutions
+(default: PyTorch's own, on for convolutions and off for matmuls).
 Prints one JSON line per phase and a final JSON summary (wall seconds per phase, accuracies,
 peak resident memory). Checks the model against reference_io.safetensors first.
 """
@@ -131,40 +136,43 @@ def load_split(folder, size):
 
 
 def augment(batch, generator):
-    """Random horizontal flip and rotation (+-0.2 turn, reflected borders) of float NCHW."""
+    """Random horizontal flip and rotation (+-0.2 turn, reflected borders) of float NCHW, on the
+    batch's device (the random draws come from the CPU generator)."""
     n = batch.shape[0]
-    flip = torch.rand(n, generator=generator) < 0.5
+    flip = (torch.rand(n, generator=generator) < 0.5).to(batch.device)
     batch = torch.where(flip[:, None, None, None], batch.flip(3), batch)
-    angle = (torch.rand(n, generator=generator) * 2 - 1) * 0.2 * 2 * math.pi
+    angle = ((torch.rand(n, generator=generator) * 2 - 1) * 0.2 * 2 * math.pi).to(batch.device)
     cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], 1),
-                         torch.stack([sin, cos, torch.zeros(n)], 1)], 1)
+    zero = torch.zeros(n, device=batch.device)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1),
+                         torch.stack([sin, cos, zero], 1)], 1)
     grid = F.affine_grid(theta, batch.shape, align_corners=False)
     return F.grid_sample(batch, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
-def batches(x, y, size, order):
+def batches(x, y, size, order, device="cpu"):
     for i in range(0, len(order), size):
         idx = order[i:i + size]
-        yield torch.from_numpy(x[idx]).permute(0, 3, 1, 2).float(), torch.from_numpy(y[idx]).float()
+        images = torch.from_numpy(x[idx]).to(device).permute(0, 3, 1, 2).float()
+        yield images, torch.from_numpy(y[idx]).float().to(device)
 
 
-def evaluate(base, head, x, y):
+def evaluate(base, head, x, y, device="cpu"):
     head.eval()
     correct, loss = 0, 0.0
     with torch.no_grad():
-        for images, labels in batches(x, y, 32, np.arange(len(y))):
+        for images, labels in batches(x, y, 32, np.arange(len(y)), device):
             logits = head(base_forward(base, images / 127.5 - 1).mean((2, 3))).squeeze(1)
             loss += F.binary_cross_entropy_with_logits(logits, labels, reduction="sum").item()
             correct += ((logits > 0).float() == labels).sum().item()
     return correct / len(y), loss / len(y)
 
 
-def check_reference(base, weights_path):
+def check_reference(base, weights_path, device):
     ref = load_file(str(Path(weights_path).parent / "reference_io.safetensors"))
     with torch.no_grad():
-        features = base_forward(base, ref["input_nchw"]).mean((2, 3))
-    diff = (features - ref["features"]).abs().max().item()
+        features = base_forward(base, ref["input_nchw"].to(device)).mean((2, 3))
+    diff = (features - ref["features"].to(device)).abs().max().item()
     assert diff < 1e-3, f"the PyTorch base does not reproduce reference_io: max diff {diff}"
     return diff
 
@@ -178,16 +186,22 @@ def main():
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--dropout", type=float, default=0.2, help="the head's dropout rate")
     parser.add_argument("--lr", type=float, default=1e-4, help="Adam's learning rate (feature extraction)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--tf32", choices=["on", "off"], help="TF32 for matmuls and cuDNN convolutions")
     args = parser.parse_args()
+    device = torch.device(args.device)
+    if args.tf32 is not None:
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32 == "on"
+        torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
     started = time.perf_counter()
     weights = load_file(args.weights)
-    base = mobilenet_v2(weights)
+    base = mobilenet_v2(weights).to(device)
     base.requires_grad_(False)
-    diff = check_reference(base, args.weights)
+    diff = check_reference(base, args.weights, device)
 
     x_train, y_train = load_split(Path(args.data) / "train", 160)
     x_val, y_val = load_split(Path(args.data) / "validation", 160)
@@ -197,9 +211,12 @@ def main():
     x_test, y_test, x_val, y_val = x_val[test], y_val[test], x_val[keep], y_val[keep]
     load_seconds = time.perf_counter() - started
     print(json.dumps({"load_seconds": round(load_seconds, 1), "reference_max_diff": diff,
-                      "train": len(y_train), "validation": len(y_val), "test": len(y_test)}), flush=True)
+                      "train": len(y_train), "validation": len(y_val), "test": len(y_test),
+                      "device": str(device), "torch": torch.__version__,
+                      "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+                      "tf32_cudnn": torch.backends.cudnn.allow_tf32}), flush=True)
 
-    head = torch.nn.Sequential(torch.nn.Dropout(args.dropout), torch.nn.Linear(1280, 1))
+    head = torch.nn.Sequential(torch.nn.Dropout(args.dropout), torch.nn.Linear(1280, 1)).to(device)
     phases = [
         ("feature_extraction", args.epochs[0], None,
          lambda params: torch.optim.Adam(params, lr=args.lr)),
@@ -223,14 +240,14 @@ def main():
         for epoch in range(epochs):
             head.train()
             order = rng.permutation(len(y_train))
-            for images, labels in batches(x_train, y_train, 32, order):
+            for images, labels in batches(x_train, y_train, 32, order, device):
                 images = augment(images, generator) / 127.5 - 1
                 features = base_forward(base, images, grad_from).mean((2, 3))
                 loss = F.binary_cross_entropy_with_logits(head(features).squeeze(1), labels)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-            accuracy, val_loss = evaluate(base, head, x_val, y_val)
+            accuracy, val_loss = evaluate(base, head, x_val, y_val, device)
             print(json.dumps({"phase": name, "epoch": epoch + 1, "validation_accuracy": accuracy,
                               "validation_loss": round(val_loss, 4)}), flush=True)
             if grad_from is not None and accuracy > best[0]:
@@ -240,9 +257,9 @@ def main():
             base.load_state_dict(best[1][0])
             head.load_state_dict(best[1][1])
         report["phases"].append({"phase": name, "seconds": round(time.perf_counter() - phase_started, 1)})
-    test_accuracy, _ = evaluate(base, head, x_test, y_test)
+    test_accuracy, _ = evaluate(base, head, x_test, y_test, device)
     report["test_accuracy"] = test_accuracy
-    report["validation_accuracy"] = evaluate(base, head, x_val, y_val)[0]
+    report["validation_accuracy"] = evaluate(base, head, x_val, y_val, device)[0]
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["peak_memory_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps(report), flush=True)

@@ -1,7 +1,9 @@
 """The same work as `cargo bench --bench train_step`, in PyTorch, for a speed ratio.
 
-Usage: python ci/bench/torch_train_step.py [STEPS] [DEVICE] (default 8 timed steps after 2
-warm-up, on the CPU; DEVICE `cuda` or `cuda:N` for a GPU, timed after synchronizing it)
+Usage: python ci/bench/torch_train_step.py [STEPS] [DEVICE] [--tf32 on|off] (default 8 timed
+steps after 2 warm-up, on the CPU; DEVICE `cuda` or `cuda:N` for a GPU, timed after synchronizing
+it; `--tf32` sets PyTorch's TF32 switches for matmuls and cuDNN convolutions, by default on for
+convolutions and off for matmuls). The last line of the output is the figures as JSON.
 
 MobileNetV2 1.0 (torchvision, random weights: speed does not depend on them) at 160x160,
 batch 32, threads like runner's (torch.set_num_threads: OMP_NUM_THREADS, else os.cpu_count()):
@@ -14,8 +16,9 @@ batch 32, threads like runner's (torch.set_num_threads: OMP_NUM_THREADS, else os
 Needs torch and torchvision: ci/bench/setup-torch.sh makes a venv with them.
 """
 
+import argparse
+import json
 import os
-import sys
 import time
 
 import torch
@@ -23,8 +26,16 @@ import torchvision
 
 
 def main():
-    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 8
-    device = torch.device(sys.argv[2] if len(sys.argv) > 2 else "cpu")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("steps", nargs="?", type=int, default=8)
+    parser.add_argument("device", nargs="?", default="cpu")
+    parser.add_argument("--tf32", choices=["on", "off"])
+    args = parser.parse_args()
+    steps = args.steps
+    device = torch.device(args.device)
+    if args.tf32 is not None:
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32 == "on"
+        torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
     torch.manual_seed(0)
     base = torchvision.models.mobilenet_v2(weights=None).features
@@ -40,7 +51,11 @@ def main():
     base.to(device)
     head.to(device)
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    print(f"torch {torch.__version__} on {device}, {torch.get_num_threads()} threads, batch 32, {steps} timed steps")
+    print(f"torch {torch.__version__} on {device}, {torch.get_num_threads()} threads, batch 32, {steps} timed steps, "
+          f"TF32 matmul {torch.backends.cuda.matmul.allow_tf32} cuDNN {torch.backends.cudnn.allow_tf32}")
+    figures = {"torch": torch.__version__, "device": str(device), "steps": steps,
+               "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+               "tf32_cudnn": torch.backends.cudnn.allow_tf32}
 
     def sync():
         if device.type == "cuda":
@@ -55,6 +70,7 @@ def main():
         sync()
         seconds = time.perf_counter() - start
         print(f"{name}: {steps * 32 / seconds:.1f} images/s ({1000 * seconds / steps:.0f} ms/step)")
+        figures[name.replace("train ", "").strip("`")] = round(steps * 32 / seconds, 1)
 
     # Feature extraction.
     base.eval()
@@ -95,6 +111,7 @@ def main():
             model(images)
 
     timed("inference", inference_step)
+    print(json.dumps(figures), flush=True)
 
 
 if __name__ == "__main__":

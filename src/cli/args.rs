@@ -15,8 +15,8 @@ pub struct Overrides {
 /// `--device`, for the commands that compute with a spec's model.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeviceArg {
-    /// Compute on this device: cpu (default), tch-cpu, wgpu[:N], cuda[:N]; overrides the
-    /// spec's `device:` (`runner devices` lists them).
+    /// Compute on this device: cpu (default), cuda[:N], wgpu[:N], tch-cpu, tch-cuda[:N];
+    /// overrides the spec's `device:` (`runner devices` lists them).
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<DeviceChoice>,
 }

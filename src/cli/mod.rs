@@ -76,7 +76,8 @@ pub enum Command {
     /// Run a trained run's model, or a spec's model, on images and print the most likely
     /// classes.
     Predict(predict::Args),
-    /// List the compute backends this runner was built with and the devices each finds here.
+    /// List the compute backends this runner was built with and the devices each finds here
+    /// (for CUDA also the driver and libdevice); `--verify` checks that they compute right.
     Devices(devices::Args),
     /// Download the spec's data and weights from their sources (`data.source`,
     /// `weights_source`) into runner's cache, and check them and any local copies against
@@ -91,7 +92,6 @@ pub enum Command {
 /// the log file of the run in progress (`run.log`, whatever `--quiet` says).
 pub fn init_logging(quiet: bool) {
     use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, Layer, fmt};
     let level = if quiet { "warn" } else { "info" };
     let filter = std::env::var("RUNNER_LOG").unwrap_or_else(|_| level.to_string());
@@ -106,10 +106,9 @@ pub fn init_logging(quiet: bool) {
         .with_ansi(false)
         .with_target(false)
         .with_filter(EnvFilter::new("info"));
-    tracing_subscriber::registry()
-        .with(terminal)
-        .with(run_log)
-        .init();
+    let subscriber = tracing_subscriber::registry().with(terminal).with(run_log);
+    tracing::subscriber::set_global_default(subscriber).expect("logging is set up once, at start");
+    runner::track::log_bridge::install().expect("logging is set up once, at start");
 }
 
 /// Why a command failed, and how to report it.

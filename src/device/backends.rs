@@ -1,5 +1,6 @@
-//! Opening a device on each backend compiled in, turning what the lower layers report (wgpu's
-//! adapter errors, libtorch's CUDA count) into [`DeviceError`]s instead of panics.
+//! Opening a device on each backend compiled in, turning what the lower layers report (the CUDA
+//! driver's state, wgpu's adapter errors, libtorch's CUDA count) into [`DeviceError`]s instead
+//! of panics.
 
 use super::{DeviceChoice, DeviceError};
 use burn::tensor::Device;
@@ -8,8 +9,22 @@ use burn::tensor::Device;
 pub(super) fn open(choice: DeviceChoice) -> Result<(Device, Option<String>), DeviceError> {
     match choice {
         DeviceChoice::Cpu => Ok((Device::flex(), None)),
+        #[cfg(feature = "cuda")]
+        DeviceChoice::Cuda(index) => {
+            let adapter =
+                super::cuda::check(&super::cuda::probe(), index).map_err(|(reason, fix)| {
+                    DeviceError::Unavailable {
+                        device: choice,
+                        reason,
+                        fix,
+                    }
+                })?;
+            super::cubecl::configure();
+            Ok((Device::cuda(index), Some(adapter)))
+        }
         #[cfg(feature = "wgpu")]
         DeviceChoice::Wgpu(index) => {
+            super::cubecl::configure();
             wgpu::open(index).map_err(|(reason, fix)| DeviceError::Unavailable {
                 device: choice,
                 reason,
@@ -17,7 +32,7 @@ pub(super) fn open(choice: DeviceChoice) -> Result<(Device, Option<String>), Dev
             })
         }
         #[cfg(feature = "tch")]
-        DeviceChoice::TchCpu | DeviceChoice::Cuda(_) => {
+        DeviceChoice::TchCpu | DeviceChoice::TchCuda(_) => {
             tch::open(choice).map_err(|(reason, fix)| DeviceError::Unavailable {
                 device: choice,
                 reason,
@@ -99,7 +114,7 @@ pub(super) mod wgpu {
 
 /// libtorch: its CPU kernels, and CUDA devices when the libtorch build has CUDA.
 #[cfg(feature = "tch")]
-#[allow(deprecated)] // burn-tch is deprecated upstream, yet the only CUDA path that builds here
+#[allow(deprecated)] // burn-tch is deprecated upstream; kept for PyTorch's own kernels
 pub(super) mod tch {
     use super::DeviceChoice;
     use burn::tensor::Device;
@@ -112,11 +127,11 @@ pub(super) mod tch {
     /// Opens libtorch's CPU or a CUDA device.
     pub fn open(choice: DeviceChoice) -> Result<(Device, Option<String>), (String, String)> {
         match choice {
-            DeviceChoice::Cuda(index) => {
+            DeviceChoice::TchCuda(index) => {
                 let count = cuda_devices();
                 if index >= count {
                     return Err((
-                        format!("libtorch sees {count} CUDA device(s), so there is no cuda:{index}"),
+                        format!("libtorch sees {count} CUDA device(s), so there is no tch-cuda:{index}"),
                         "on a machine with an NVIDIA GPU, install its driver and build runner against a CUDA build of PyTorch (README, \"Backends\"); or use `--device tch-cpu`".to_string(),
                     ));
                 }
@@ -125,6 +140,14 @@ pub(super) mod tch {
             _ => Ok((Device::libtorch(), None)),
         }
     }
+}
+
+/// What the CUDA backend finds, or `None` when it is not compiled in.
+pub(super) fn cuda_probe() -> Option<super::cuda::CudaProbe> {
+    #[cfg(feature = "cuda")]
+    return Some(super::cuda::probe());
+    #[cfg(not(feature = "cuda"))]
+    None
 }
 
 /// What the wgpu backend finds, or `None` when it is not compiled in.
@@ -141,7 +164,7 @@ pub(super) fn libtorch_devices() -> Option<Vec<String>> {
     #[cfg(feature = "tch")]
     return Some(
         std::iter::once(format!("tch-cpu: {} threads", ::tch::get_num_threads()))
-            .chain((0..tch::cuda_devices()).map(|i| format!("cuda:{i}")))
+            .chain((0..tch::cuda_devices()).map(|i| format!("tch-cuda:{i}")))
             .collect(),
     );
     #[cfg(not(feature = "tch"))]

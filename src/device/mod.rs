@@ -1,57 +1,41 @@
 //! Where a run computes, chosen at run time with one scheme for the `--device` flag and the
 //! spec's `device:` key:
 //!
-//! | name       | backend                      | cargo feature |
-//! |------------|------------------------------|---------------|
-//! | `cpu`      | Burn's embedded flex (default) | none        |
-//! | `tch-cpu`  | libtorch's CPU kernels (PyTorch's own) | `tch` |
-//! | `wgpu[:N]` | a GPU through wgpu (Vulkan, Metal, DirectX 12) | `wgpu` |
-//! | `cuda[:N]` | an NVIDIA GPU through libtorch | `tch` |
+//! | name           | backend                                          | cargo feature |
+//! |----------------|--------------------------------------------------|---------------|
+//! | `cpu`          | Burn's embedded flex (default)                   | none          |
+//! | `cuda[:N]`     | an NVIDIA GPU through Burn's CUDA backend (CubeCL) | `cuda`      |
+//! | `wgpu[:N]`     | a GPU through wgpu (Vulkan, Metal, DirectX 12)   | `wgpu`        |
+//! | `tch-cpu`      | libtorch's CPU kernels (PyTorch's own)           | `tch`         |
+//! | `tch-cuda[:N]` | an NVIDIA GPU through libtorch                   | `tch`         |
 //!
 //! Burn 0.22 dispatches every tensor operation on the `Device` value, so the rest of runner is
-//! backend-agnostic and this module is the only place that names a backend. Native CUDA
-//! (burn-cuda) is not offered: its build downloads LLVM from outside the package registries
-//! (../shared/DESIGN.md section 5), so CUDA goes through libtorch. Never `Device::default()`:
-//! it prefers a GPU backend when one is compiled in and panics without its driver.
+//! backend-agnostic and this module is the only place that names a backend. `cuda` is Burn's
+//! native backend (its build needs ci/setup-cuda-build.sh; [`cuda`] says what it needs at run
+//! time); libtorch's CUDA, the only CUDA path before, keeps its own name. Never
+//! `Device::default()`: it prefers a GPU backend when one is compiled in and panics without its
+//! driver.
 
 pub mod allocator;
 mod backends;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+mod cubecl;
+pub mod cuda;
 pub mod listing;
 
+pub use crate::spec::device::{DEVICE_NAMES, DEVICE_PATTERN, DeviceChoice, UnknownDevice};
 use crate::track::records::DeviceInfo;
 use burn::tensor::Device;
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Mutex;
-
-/// A device as a user names it (`--device`, `device:`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum DeviceChoice {
-    /// Burn's embedded flex CPU backend: pure Rust, always compiled in.
-    #[default]
-    Cpu,
-    /// libtorch on the CPU (feature `tch`).
-    TchCpu,
-    /// A wgpu adapter: the best one wgpu finds, or the Nth that `runner devices` lists
-    /// (feature `wgpu`).
-    Wgpu(Option<usize>),
-    /// An NVIDIA GPU through libtorch, by CUDA index (feature `tch`).
-    Cuda(usize),
-}
-
-/// The names `--device` accepts, for help and error texts.
-pub const DEVICE_NAMES: &str = "cpu, tch-cpu, wgpu, wgpu:N, cuda, cuda:N";
-
-/// The JSON Schema pattern of a device name (the spec's `device:`).
-pub const DEVICE_PATTERN: &str = r"^(cpu|tch-cpu|wgpu(:[0-9]+)?|cuda(:[0-9]+)?)$";
 
 impl DeviceChoice {
     /// The cargo feature that compiles this device's backend in, if it needs one.
     pub fn feature(self) -> Option<&'static str> {
         match self {
             Self::Cpu => None,
-            Self::TchCpu | Self::Cuda(_) => Some("tch"),
+            Self::Cuda(_) => Some("cuda"),
             Self::Wgpu(_) => Some("wgpu"),
+            Self::TchCpu | Self::TchCuda(_) => Some("tch"),
         }
     }
 
@@ -59,8 +43,9 @@ impl DeviceChoice {
     pub fn backend(self) -> &'static str {
         match self {
             Self::Cpu => "flex",
-            Self::TchCpu | Self::Cuda(_) => "libtorch",
+            Self::Cuda(_) => "cuda",
             Self::Wgpu(_) => "wgpu",
+            Self::TchCpu | Self::TchCuda(_) => "libtorch",
         }
     }
 
@@ -68,83 +53,19 @@ impl DeviceChoice {
     pub fn compiled_in(self) -> bool {
         match self {
             Self::Cpu => true,
-            Self::TchCpu | Self::Cuda(_) => cfg!(feature = "tch"),
+            Self::Cuda(_) => cfg!(feature = "cuda"),
             Self::Wgpu(_) => cfg!(feature = "wgpu"),
+            Self::TchCpu | Self::TchCuda(_) => cfg!(feature = "tch"),
         }
     }
-}
 
-impl fmt::Display for DeviceChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// Whether the device is a GPU with memory of its own: there, recomputing a frozen prefix
+    /// costs less than storing its outputs in host memory or on disk (`train::features`).
+    pub fn is_gpu(self) -> bool {
         match self {
-            Self::Cpu => f.write_str("cpu"),
-            Self::TchCpu => f.write_str("tch-cpu"),
-            Self::Wgpu(None) => f.write_str("wgpu"),
-            Self::Wgpu(Some(n)) => write!(f, "wgpu:{n}"),
-            Self::Cuda(n) => write!(f, "cuda:{n}"),
+            Self::Cpu | Self::TchCpu => false,
+            Self::Cuda(_) | Self::Wgpu(_) | Self::TchCuda(_) => true,
         }
-    }
-}
-
-/// A device name that is not one of [`DEVICE_NAMES`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown device `{given}`: expected one of {DEVICE_NAMES}{}", hint.map(|h| format!(" (did you mean `{h}`?)")).unwrap_or_default())]
-pub struct UnknownDevice {
-    given: String,
-    hint: Option<&'static str>,
-}
-
-impl FromStr for DeviceChoice {
-    type Err = UnknownDevice;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (name, index) = match s.split_once(':') {
-            Some((name, index)) => match index.parse::<usize>() {
-                Ok(i) => (name, Some(i)),
-                Err(_) => ("", None),
-            },
-            None => (s, None),
-        };
-        match (name, index) {
-            ("cpu", None) => Ok(Self::Cpu),
-            ("tch-cpu", None) => Ok(Self::TchCpu),
-            ("wgpu", index) => Ok(Self::Wgpu(index)),
-            ("cuda", index) => Ok(Self::Cuda(index.unwrap_or(0))),
-            _ => Err(UnknownDevice {
-                given: s.to_string(),
-                hint: crate::spec::diagnostic::did_you_mean(
-                    s.split(':').next().unwrap_or(s),
-                    ["cpu", "tch-cpu", "wgpu", "cuda"],
-                ),
-            }),
-        }
-    }
-}
-
-impl serde::Serialize for DeviceChoice {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for DeviceChoice {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl schemars::JsonSchema for DeviceChoice {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "DeviceChoice".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "pattern": DEVICE_PATTERN,
-            "description": "Where to compute: cpu (Burn's embedded flex backend, the default), tch-cpu (libtorch's CPU kernels), wgpu or wgpu:N (a GPU through wgpu; N as `runner devices` lists them), cuda or cuda:N (an NVIDIA GPU through libtorch). `--device` overrides it."
-        })
     }
 }
 
@@ -153,13 +74,19 @@ impl schemars::JsonSchema for DeviceChoice {
 pub enum DeviceError {
     /// The backend is not in this binary.
     #[error(
-        "device `{device}` needs runner built with the `{feature}` feature; build it with `cargo install --path . --features {feature}` (README, \"Backends\"), or choose another device (`runner devices` lists those compiled in)"
+        "device `{device}` needs runner built with the `{feature}` feature; build it with `{build}` (README, \"Backends\"), or choose another device (`runner devices` lists those compiled in){}",
+        instead.map(|d| format!("; libtorch's CUDA, which this binary has, is `{d}`")).unwrap_or_default()
     )]
     NotCompiled {
         /// The device asked for.
         device: DeviceChoice,
         /// The cargo feature that adds it.
         feature: &'static str,
+        /// The command that builds runner with it.
+        build: &'static str,
+        /// A device of this binary the user may have meant: `cuda` named libtorch's CUDA before
+        /// Burn's own CUDA backend took the name.
+        instead: Option<DeviceChoice>,
     },
     /// The backend is compiled in but finds no usable device here.
     #[error("device `{device}` is not usable here: {reason}; {fix}")]
@@ -200,6 +127,40 @@ impl OpenDevice {
     }
 }
 
+/// Where the GPU backends keep their autotune results, once a GPU device was opened
+/// (`cubecl/` in runner's cache folder).
+pub fn autotune_folder() -> Option<std::path::PathBuf> {
+    #[cfg(any(feature = "wgpu", feature = "cuda"))]
+    return cubecl::folder();
+    #[cfg(not(any(feature = "wgpu", feature = "cuda")))]
+    None
+}
+
+/// The command that installs runner with the cargo `feature` of a backend.
+pub fn build_command(feature: &str) -> &'static str {
+    match feature {
+        "cuda" => "ci/setup-cuda-build.sh && cargo install --path . --features cuda",
+        "wgpu" => "cargo install --path . --features wgpu",
+        _ => "source ci/tch-env.sh && cargo install --path . --features tch",
+    }
+}
+
+/// The error for a device whose backend this binary lacks.
+fn not_compiled(choice: DeviceChoice) -> DeviceError {
+    let feature = choice.feature().unwrap_or_default();
+    DeviceError::NotCompiled {
+        device: choice,
+        feature,
+        build: build_command(feature),
+        instead: match choice {
+            DeviceChoice::Cuda(n) if DeviceChoice::TchCuda(n).compiled_in() => {
+                Some(DeviceChoice::TchCuda(n))
+            }
+            _ => None,
+        },
+    }
+}
+
 /// Devices this process has opened: a backend's runtime initialises once per process.
 static OPENED: Mutex<Vec<(DeviceChoice, OpenDevice)>> = Mutex::new(Vec::new());
 
@@ -212,10 +173,7 @@ pub fn open(choice: DeviceChoice) -> Result<OpenDevice, DeviceError> {
         return Ok(device.clone());
     }
     if !choice.compiled_in() {
-        return Err(DeviceError::NotCompiled {
-            device: choice,
-            feature: choice.feature().unwrap_or_default(),
-        });
+        return Err(not_compiled(choice));
     }
     let (device, adapter) = backends::open(choice)?;
     let device = OpenDevice {
@@ -237,35 +195,6 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    #[rstest]
-    #[case("cpu", DeviceChoice::Cpu)]
-    #[case("tch-cpu", DeviceChoice::TchCpu)]
-    #[case("wgpu", DeviceChoice::Wgpu(None))]
-    #[case("wgpu:1", DeviceChoice::Wgpu(Some(1)))]
-    #[case("cuda", DeviceChoice::Cuda(0))]
-    #[case("cuda:3", DeviceChoice::Cuda(3))]
-    fn device_names_parse_and_print_back(#[case] text: &str, #[case] choice: DeviceChoice) {
-        assert_eq!(text.parse::<DeviceChoice>(), Ok(choice));
-        let printed = choice.to_string();
-        assert_eq!(printed.parse::<DeviceChoice>(), Ok(choice));
-        assert!(regex::Regex::new(DEVICE_PATTERN).unwrap().is_match(text));
-    }
-
-    #[rstest]
-    #[case("gpu", Some("wgpu"))]
-    #[case("wgpu:x", Some("wgpu"))]
-    #[case("cpu:0", Some("cpu"))]
-    #[case("tpu", None)]
-    fn an_unknown_device_lists_the_names_and_suggests_one(
-        #[case] text: &str,
-        #[case] hint: Option<&str>,
-    ) {
-        let error = text.parse::<DeviceChoice>().unwrap_err();
-        assert_eq!(error.hint, hint);
-        assert!(error.to_string().contains(DEVICE_NAMES), "{error}");
-        assert!(!regex::Regex::new(DEVICE_PATTERN).unwrap().is_match(text));
-    }
-
     #[test]
     fn the_default_device_is_flex_on_the_cpu() {
         let info = open(DeviceChoice::Cpu).unwrap().info;
@@ -278,9 +207,10 @@ mod tests {
     #[test]
     fn a_device_not_compiled_in_names_the_feature_to_build() {
         let missing = [
+            DeviceChoice::Cuda(0),
             DeviceChoice::Wgpu(None),
             DeviceChoice::TchCpu,
-            DeviceChoice::Cuda(0),
+            DeviceChoice::TchCuda(0),
         ]
         .into_iter()
         .filter(|d| !d.compiled_in());
@@ -289,6 +219,31 @@ mod tests {
             let feature = device.feature().unwrap();
             assert!(error.contains(&format!("--features {feature}")), "{error}");
         }
+    }
+
+    #[test]
+    fn cuda_in_a_libtorch_build_points_to_libtorch_s_name() {
+        let error = not_compiled(DeviceChoice::Cuda(1)).to_string();
+        assert!(
+            error.contains("ci/setup-cuda-build.sh && cargo install"),
+            "{error}"
+        );
+        if DeviceChoice::TchCuda(1).compiled_in() {
+            assert!(
+                error.contains("libtorch's CUDA, which this binary has, is `tch-cuda:1`"),
+                "{error}"
+            );
+        } else {
+            assert!(!error.contains("libtorch"), "{error}");
+        }
+    }
+
+    #[test]
+    fn gpus_are_the_devices_with_memory_of_their_own() {
+        let gpus: Vec<bool> = ["cpu", "cuda", "wgpu", "tch-cpu", "tch-cuda"]
+            .map(|d| d.parse::<DeviceChoice>().unwrap().is_gpu())
+            .to_vec();
+        assert_eq!(gpus, [false, true, true, false, true]);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod checks;
 pub mod data;
+pub mod device;
 pub mod diagnostic;
 pub mod model;
 pub mod overrides;
@@ -40,10 +41,10 @@ pub struct Spec {
     /// Seed for weight initialisation, shuffling, augmentation and dropout.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Where to compute (`cpu`, `tch-cpu`, `wgpu[:N]`, `cuda[:N]`; default `cpu`, Burn's
-    /// embedded flex backend); `--device` overrides it.
+    /// Where to compute (`cpu`, `cuda[:N]`, `wgpu[:N]`, `tch-cpu`, `tch-cuda[:N]`; default
+    /// `cpu`, Burn's embedded flex backend); `--device` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<crate::device::DeviceChoice>,
+    pub device: Option<device::DeviceChoice>,
     /// The images and how they are split, resized and augmented.
     pub data: DataSpec,
     /// The network, in functional-API form.

@@ -325,10 +325,10 @@ fn explain(
             .with_label("not a metric of a split")
             .with_help("the split is `train` or `validation`; the metric is `loss`, `accuracy`, `precision`, `recall`, `f1` or `auc`")
         }
-        ValidationErrorKind::Pattern { pattern } if pattern == crate::device::DEVICE_PATTERN => {
+        ValidationErrorKind::Pattern { pattern } if pattern == super::device::DEVICE_PATTERN => {
             let found_text = value_at(document, &path).and_then(Value::as_str).unwrap_or("");
             let why = found_text
-                .parse::<crate::device::DeviceChoice>()
+                .parse::<super::device::DeviceChoice>()
                 .err()
                 .map_or(String::new(), |e| e.to_string());
             Diagnostic::error(format!("`{field}`: {why}"), at_value)

@@ -18,6 +18,7 @@
 pub mod atomic;
 pub mod font;
 pub mod lock;
+pub mod log_bridge;
 pub mod log_file;
 pub mod plots;
 pub mod records;

@@ -53,6 +53,9 @@ struct Trainer<'a> {
     train_device: Device,
     /// What `device` is, for the run's records.
     device_info: DeviceInfo,
+    /// Whether `device` is a GPU (`train::features` recomputes augmented frozen prefixes
+    /// there instead of storing them).
+    gpu: bool,
     model: GraphModel,
     outputs: RunOutputs,
     progress: LoopState,
@@ -176,6 +179,7 @@ impl<'a> Trainer<'a> {
             device,
             train_device,
             device_info,
+            gpu: choice.is_gpu(),
             model,
             outputs: recorders,
             progress,
@@ -198,6 +202,7 @@ impl<'a> Trainer<'a> {
                     &self.dataset,
                     &self.device,
                     self.options.prefix_cache.as_ref(),
+                    self.gpu,
                 )?
             } else {
                 PhaseFeatures::default()

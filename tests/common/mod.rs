@@ -26,7 +26,8 @@ pub mod tensorboard;
 
 use runner::model::GraphModel;
 use runner::model::weights::{LoadReport, RawTensor, load_pretrained};
-use runner::plan::{self, Plan};
+use runner::plan::Plan;
+use runner::verify;
 use std::path::{Path, PathBuf};
 
 pub const WEIGHTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/weights");
@@ -49,30 +50,11 @@ pub fn plan_nodes(nodes: &str, output: &str) -> Result<Plan, String> {
 }
 
 /// Plans a spec whose model is a `size`x`size` `image` input followed by `nodes` (YAML list
-/// lines), with a categorical loss and one phase with `optimizer` (YAML flow).
+/// lines), with a categorical loss and one phase with `optimizer` (YAML flow); paths are
+/// relative to tests/.
 pub fn plan_graph(size: usize, nodes: &str, output: &str, optimizer: &str) -> Result<Plan, String> {
-    let text = format!(
-        r#"name: t
-data: {{root: {root}, image_size: [{size}, {size}]}}
-model:
-  nodes:
-    - {{name: image, op: input, shape: [{size}, {size}, 3]}}
-{nodes}
-  outputs: [{output}]
-loss: {{categorical_crossentropy: {{from_logits: true}}}}
-phases:
-  - {{name: p, epochs: 1, optimizer: {optimizer}}}
-"#,
-        root = env!("CARGO_MANIFEST_DIR"),
-    );
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/generated.yaml");
-    let loaded = runner::spec::parse(&path, text, &[]).map_err(|r| r.render(false))?;
-    plan::plan_offline(&loaded).map_err(|rs| {
-        rs.iter()
-            .map(|r| r.render(false))
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    verify::plan_graph(&dir, size, nodes, output, optimizer)
 }
 
 pub fn device() -> burn::tensor::Device {
@@ -85,19 +67,13 @@ pub fn build(plan: &Plan) -> GraphModel {
 
 /// The plan whose output is base `arch`'s pooled features (its weights `folder/file` under
 /// ../shared/weights): cut at node `pool`, or, for a base without top (`None`), pooled by an
-/// added global average pool.
+/// added global average pool; one of `runner::verify::BASES`.
 pub fn features_plan(folder: &str, file: &str, arch: &str, pool: Option<&str>) -> Plan {
-    let weights = shared(&format!("{folder}/{file}"));
-    let node = format!("arch: {arch}, weights: {}", weights.display());
-    match pool {
-        Some(pool) => plan_with(&format!("{node}, output: {pool}"), "", "base"),
-        None => plan_with(
-            &node,
-            "    - {name: pool, op: global_avg_pool, input: base}",
-            "pool",
-        ),
-    }
-    .unwrap_or_else(|e| panic!("{e}"))
+    let base = verify::BASES
+        .iter()
+        .find(|b| (b.folder, b.file, b.arch, b.pool) == (folder, file, arch, pool))
+        .unwrap_or_else(|| panic!("{folder} is not one of verify::BASES"));
+    verify::features_plan(Path::new(WEIGHTS), base).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Built-in base `arch` (the whole model) with `weights` loaded, and the load report.
@@ -115,17 +91,8 @@ pub fn pretrained_model(arch: &str, weights: &Path) -> (GraphModel, LoadReport) 
 
 /// A float tensor of a reference file (which also holds a U8 image, so not via `read_tensors`).
 pub fn reference_tensor(folder: &str, name: &str) -> RawTensor {
-    let bytes = std::fs::read(shared(&format!("{folder}/reference_io.safetensors"))).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let view = st.tensor(name).unwrap();
-    RawTensor {
-        shape: view.shape().to_vec(),
-        values: view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-    }
+    verify::reference_tensor(&shared(&format!("{folder}/reference_io.safetensors")), name)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn input(folder: &str) -> burn::tensor::Tensor<4> {
@@ -135,10 +102,7 @@ pub fn input(folder: &str) -> burn::tensor::Tensor<4> {
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "lengths differ");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    verify::max_abs_diff(a, b)
 }
 
 /// `split/class/i.png`: dark (0..100) and bright (150..255) 8x8 images.
