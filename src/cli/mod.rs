@@ -14,6 +14,7 @@ mod export;
 mod fetch;
 mod model_source;
 mod predict;
+mod progress;
 mod run;
 mod schema;
 mod sweep;

@@ -10,6 +10,7 @@ use runner::spec;
 use runner::spec::diagnostic::Diagnostic;
 use runner::sweep::prune::Pruning;
 use runner::track::tensorboard::HParamValue;
+use runner::train::progress::NoProgress;
 use runner::train::{self, Interrupter, Outcome, RunOptions};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -77,7 +78,11 @@ pub struct ResumeArgs {
 fn options(runs: &Path, again: bool, histograms: bool, quiet: bool) -> RunOptions {
     RunOptions {
         again,
-        progress: !quiet && std::io::stderr().is_terminal(),
+        progress: if !quiet && std::io::stderr().is_terminal() {
+            Arc::new(super::progress::EpochBar::default())
+        } else {
+            Arc::new(NoProgress)
+        },
         histograms,
         interrupter: ctrl_c_interrupter(),
         ..RunOptions::new(runs)

@@ -27,7 +27,6 @@ use crate::track::records::{DeviceInfo, EpochRecord, Pruned};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 use std::time::Instant;
 
@@ -355,11 +354,11 @@ impl<'a> Trainer<'a> {
             .take()
             .unwrap_or_else(|| MetricAccumulator::new(self.dataset.num_outputs().max(2)));
         let already = train.len();
-        let bar = progress_bar(
-            self.options.progress,
+        let bar = &self.options.progress;
+        bar.epoch_started(
+            &format!("epoch {epoch} {}", phase.spec.name),
             self.dataset.num_batches(SplitKind::Train),
             self.progress.batch,
-            &format!("epoch {epoch} {}", phase.spec.name),
         );
         let mut lr = schedule.lr(self.progress.phase_step, &self.progress.plateau);
         let table = self
@@ -406,14 +405,9 @@ impl<'a> Trainer<'a> {
             self.progress.step += 1;
             self.progress.phase_step += 1;
             self.outputs.step(self.progress.step, loss_value, lr)?;
-            bar.set_message(format!(
-                "loss {:.4} accuracy {:.4}",
-                train.loss(),
-                train.accuracy()
-            ));
-            bar.inc(1);
+            bar.batch_trained(train.loss(), train.accuracy());
             if self.options.interrupter.requested() {
-                bar.finish_and_clear();
+                bar.epoch_ended();
                 self.progress.partial_train = Some(train);
                 self.save_checkpoint(Some(optim))?;
                 tracing::warn!(
@@ -425,7 +419,7 @@ impl<'a> Trainer<'a> {
                 return Ok(None);
             }
         }
-        bar.finish_and_clear();
+        bar.epoch_ended();
         Ok(Some(EpochTotals {
             images: train.len() - already,
             train,
@@ -553,18 +547,4 @@ fn batch_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
     x ^= (batch as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x ^= x >> 31;
     x.wrapping_mul(0x94D0_49BB_1331_11EB)
-}
-
-fn progress_bar(enabled: bool, len: usize, done: usize, prefix: &str) -> ProgressBar {
-    if !enabled {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len as u64).with_prefix(prefix.to_string());
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_position(done as u64);
-    bar
 }

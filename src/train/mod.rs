@@ -25,6 +25,7 @@ pub mod monitor;
 pub mod optimizer;
 pub mod outputs;
 pub mod phase;
+pub mod progress;
 pub mod reopen;
 pub mod schedule;
 
@@ -54,8 +55,8 @@ pub struct RunOptions {
     pub runs_dir: PathBuf,
     /// Run again even when a finished run of the same spec exists.
     pub again: bool,
-    /// Show progress bars (on a terminal, unless quiet).
-    pub progress: bool,
+    /// Where the progress of each epoch's batches goes (the command line's progress bar).
+    pub progress: Arc<dyn progress::ProgressObserver>,
     /// Write a histogram of every parameter to TensorBoard after each epoch.
     pub histograms: bool,
     /// Compute a phase's frozen prefix once and store its outputs (see [`features`]) instead
@@ -89,7 +90,7 @@ impl RunOptions {
         Self {
             runs_dir: runs_dir.into(),
             again: false,
-            progress: false,
+            progress: Arc::new(progress::NoProgress),
             histograms: false,
             frozen_cache: true,
             prefix_cache: features::DiskCache::from_environment()
