@@ -13,7 +13,6 @@
 //! A backend that fails inside Burn (a kernel that does not compile, a lost device) panics
 //! there; each check catches that and reports it as a failure of the device.
 
-use crate::fetch::Fetch;
 use crate::model::GraphModel;
 use crate::model::save::{NamedTensor, named_tensors};
 use crate::model::weights::{RawTensor, load_pretrained};

@@ -12,6 +12,7 @@ mod devices;
 mod eval;
 mod export;
 mod fetch;
+mod log_bridge;
 mod model_source;
 mod predict;
 mod progress;
@@ -109,7 +110,7 @@ pub fn init_logging(quiet: bool) {
         .with_filter(EnvFilter::new("info"));
     let subscriber = tracing_subscriber::registry().with(terminal).with(run_log);
     tracing::subscriber::set_global_default(subscriber).expect("logging is set up once, at start");
-    runner::track::log_bridge::install().expect("logging is set up once, at start");
+    log_bridge::install().expect("logging is set up once, at start");
 }
 
 /// Why a command failed, and how to report it.

@@ -12,7 +12,8 @@
 //! `cubecl.toml` (or a `[cubecl]` section of `burn.toml`) in or above the working directory
 //! names a folder (`[environment] path = {directory = "..."}`, `"local"` or `"global"`). The
 //! other settings of such a file and CubeCL's environment variables (`CUBECL_AUTOTUNE_LEVEL`,
-//! `CUBECL_AUTOTUNE_CACHE=0`...) still apply. The chatter of tuning is `track::cubecl_log`'s.
+//! `CUBECL_AUTOTUNE_CACHE=0`...) still apply. The command line's log bridge
+//! (src/cli/log_bridge.rs) turns the chatter of tuning into one line.
 
 use cubecl_runtime::config::cache::CacheConfig;
 use cubecl_runtime::config::{CubeClRuntimeConfig, RuntimeConfig};

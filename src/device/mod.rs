@@ -193,7 +193,6 @@ pub fn open(choice: DeviceChoice) -> Result<OpenDevice, DeviceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rstest::rstest;
 
     #[test]
     fn the_default_device_is_flex_on_the_cpu() {

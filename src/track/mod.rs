@@ -18,7 +18,6 @@
 pub mod atomic;
 pub mod font;
 pub mod lock;
-pub mod log_bridge;
 pub mod log_file;
 pub mod plots;
 pub mod records;

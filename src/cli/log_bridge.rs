@@ -2,7 +2,7 @@
 //! with CubeCL's autotune chatter turned into one line.
 //!
 //! On a GPU CubeCL logs `Tuning <kernel key>` at INFO for every kernel shape it tunes (hundreds
-//! of lines on a first run: [`crate::device`]'s `cubecl` module keeps the results for later
+//! of lines on a first run: runner::device's `cubecl` module keeps the results for later
 //! runs), plus where it loaded its autotune cache from. Those records (targets
 //! `cubecl_runtime::tune::*`) go on at DEBUG (`RUNNER_LOG=debug` shows them); the first
 //! `Tuning` of the process becomes one INFO line saying what is going on. Everything else is
@@ -30,7 +30,7 @@ impl log::Log for LogBridge {
     fn log(&self, record: &log::Record) {
         if record.target().starts_with(TUNE) && record.level() >= log::Level::Info {
             if record.target().starts_with(TUNER) && !self.tuning.swap(true, Ordering::Relaxed) {
-                tracing::info!("{}", tuning_notice(crate::device::autotune_folder()));
+                tracing::info!("{}", tuning_notice(runner::device::autotune_folder()));
             }
             self.tracer.log(
                 &log::Record::builder()
