@@ -344,7 +344,7 @@ fn explain(
             )
             .with_label(format!("not {}", help.what));
             match (help.hint)(found_text) {
-                Some(hint) => d.with_help(format!("{hint}; {}", help.form)),
+                Some(hint) => d.with_help(format!("{hint} ({})", help.form)),
                 None => d.with_help(help.form),
             }
         }
