@@ -260,37 +260,33 @@ impl FlexKernels for Flex {
     }
 }
 
-/// The gradient of ReLU from its output, as flex's `relu_backward`: kept where the output is
-/// positive or NaN.
+/// The gradient of an activation that passes the incoming gradient where `keep` holds for the
+/// saved tensor (its input or its output) and zeroes it elsewhere.
 #[derive(Debug)]
-struct ReluBackward;
-
-impl Backward<Flex, 1> for ReluBackward {
-    type State = FlexTensor;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [parent] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node);
-        if let Some(parent) = parent {
-            let out = masked(&ops.state, grad, |y| y.is_nan() || y > 0.0);
-            grads.register::<Flex>(parent.id, out);
-        }
-    }
+struct MaskBackward {
+    keep: fn(f32) -> bool,
 }
 
-/// The gradient of ReLU6 from its input, as Burn's `clamp_max` then `clamp_min`: zero where
-/// the input is below 0 or above 6, kept elsewhere (the bounds and NaN included).
-#[derive(Debug)]
-struct Relu6Backward;
+/// ReLU's gradient from its output, as flex's `relu_backward`: kept where the output is
+/// positive or NaN.
+const RELU_BACKWARD: MaskBackward = MaskBackward {
+    keep: |y| y.is_nan() || y > 0.0,
+};
 
-impl Backward<Flex, 1> for Relu6Backward {
+/// ReLU6's gradient from its input, as Burn's `clamp_max` then `clamp_min`: zero where the
+/// input is below 0 or above 6, kept elsewhere (the bounds and NaN included).
+const RELU6_BACKWARD: MaskBackward = MaskBackward {
+    keep: |x| x.is_nan() || (0.0..=6.0).contains(&x),
+};
+
+impl Backward<Flex, 1> for MaskBackward {
     type State = FlexTensor;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [parent] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node);
         if let Some(parent) = parent {
-            let out = masked(&ops.state, grad, |x| x.is_nan() || (0.0..=6.0).contains(&x));
+            let out = masked(&ops.state, grad, self.keep);
             grads.register::<Flex>(parent.id, out);
         }
     }
@@ -415,7 +411,7 @@ impl<C: CheckpointStrategy> FlexKernels for Autodiff<Flex, C> {
     }
 
     fn relu(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match ReluBackward
+        match RELU_BACKWARD
             .prepare::<C>([x.node()])
             .compute_bound()
             .stateful()
@@ -429,7 +425,7 @@ impl<C: CheckpointStrategy> FlexKernels for Autodiff<Flex, C> {
     }
 
     fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match Relu6Backward
+        match RELU6_BACKWARD
             .prepare::<C>([x.node()])
             .compute_bound()
             .stateful()
