@@ -1,7 +1,11 @@
 //! Flags several subcommands share, declared once: `--set` overrides and `--device`.
 
+use super::Failure;
 use runner::device::DeviceChoice;
+use runner::fetch::{self, Fetch, Resolved};
+use runner::spec;
 use runner::spec::overrides::Override;
+use std::path::Path;
 
 /// `--set PATH=VALUE`, for every command that reads a spec.
 #[derive(Debug, Clone, clap::Args)]
@@ -32,4 +36,16 @@ impl Overrides {
         }));
         overrides
     }
+}
+
+/// Reads the spec at `path` with `overrides`, then fetches its sources as `fetch` allows: the
+/// first steps of every command that works with a spec's data or weights. The spec is the
+/// fetched one (`data.root` and weights pointing into the cache where it is used).
+pub fn load_and_fetch(
+    path: &Path,
+    overrides: &[Override],
+    fetch: Fetch,
+) -> Result<Resolved, Failure> {
+    let loaded = spec::load(path, overrides).map_err(|r| Failure::InvalidSpec(vec![r]))?;
+    fetch::prepare(&loaded, fetch).map_err(Failure::InvalidSpec)
 }

@@ -2,10 +2,9 @@
 //! `runner::bench`).
 
 use super::Failure;
-use super::args::{DeviceArg, Overrides};
-use runner::fetch::{self, Fetch};
+use super::args::{DeviceArg, Overrides, load_and_fetch};
+use runner::fetch::Fetch;
 use runner::plan;
-use runner::spec;
 use std::path::PathBuf;
 
 /// `runner bench SPEC`.
@@ -38,8 +37,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             .map_err(|e| Failure::Other(format!("cannot start {threads} threads: {e}")))?;
     }
     let overrides = args.overrides.with_device(&args.device);
-    let loaded = spec::load(&args.spec, &overrides).map_err(|r| Failure::InvalidSpec(vec![r]))?;
-    let resolved = fetch::prepare(&loaded, Fetch::Missing).map_err(Failure::InvalidSpec)?;
+    let resolved = load_and_fetch(&args.spec, &overrides, Fetch::Missing)?;
     let plan = plan::plan(&resolved).map_err(Failure::InvalidSpec)?;
     let report = runner::bench::run(&plan, args.steps as usize)
         .map_err(|e| Failure::Other(e.to_string()))?;

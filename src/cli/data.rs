@@ -3,9 +3,8 @@
 //! spec gives its `data.source`.
 
 use super::Failure;
-use super::args::Overrides;
-use runner::fetch::{self, Fetch};
-use runner::spec;
+use super::args::{Overrides, load_and_fetch};
+use runner::fetch::Fetch;
 use std::path::PathBuf;
 
 /// `runner data SPEC`.
@@ -24,11 +23,7 @@ pub struct Args {
 /// (default: `<spec name>-data.png` in the current folder).
 pub fn run(args: &Args) -> Result<(), Failure> {
     let spec_path = &args.spec;
-    let loaded = spec::load(spec_path, &args.overrides.overrides)
-        .map_err(|r| Failure::InvalidSpec(vec![r]))?;
-    let loaded = fetch::resolve(&loaded, Fetch::Missing)
-        .map_err(|e| Failure::InvalidSpec(vec![loaded.report(vec![e.diagnostic(&loaded)])]))?
-        .spec;
+    let loaded = load_and_fetch(spec_path, &args.overrides.overrides, Fetch::Missing)?.spec;
     let out = args.out.clone().unwrap_or_else(|| {
         let stem = spec_path
             .file_stem()

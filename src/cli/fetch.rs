@@ -2,9 +2,8 @@
 //! else (for CI caches and for filling a cache to carry to a machine without network).
 
 use super::Failure;
-use super::args::Overrides;
-use runner::fetch::{self, Fetch, Origin};
-use runner::spec;
+use super::args::{Overrides, load_and_fetch};
+use runner::fetch::{Fetch, Origin};
 use std::path::PathBuf;
 
 /// `runner fetch SPEC`.
@@ -20,10 +19,7 @@ pub struct Args {
 /// checksums, and prints one line per source.
 pub fn run(args: &Args) -> Result<(), Failure> {
     let spec_path = &args.spec;
-    let loaded = spec::load(spec_path, &args.overrides.overrides)
-        .map_err(|r| Failure::InvalidSpec(vec![r]))?;
-    let resolved = fetch::resolve(&loaded, Fetch::Verify)
-        .map_err(|e| Failure::InvalidSpec(vec![loaded.report(vec![e.diagnostic(&loaded)])]))?;
+    let resolved = load_and_fetch(spec_path, &args.overrides.overrides, Fetch::Verify)?;
     if resolved.items.is_empty() {
         println!(
             "{}: no `data.source` or `weights_source`: nothing to fetch",

@@ -2,11 +2,10 @@
 //! interrupted run), evaluate, write the run folder.
 
 use super::Failure;
-use super::args::{DeviceArg, Overrides};
+use super::args::{DeviceArg, Overrides, load_and_fetch};
 use super::check::CheckOptions;
-use runner::fetch::{self, Fetch};
+use runner::fetch::Fetch;
 use runner::plan;
-use runner::spec;
 use runner::spec::diagnostic::Diagnostic;
 use runner::sweep::prune::Pruning;
 use runner::track::tensorboard::HParamValue;
@@ -115,8 +114,8 @@ pub fn ctrl_c_interrupter() -> Interrupter {
 /// `again`.
 pub fn run(args: &Args, quiet: bool) -> Result<(), Failure> {
     let overrides = args.overrides.with_device(&args.device);
-    let loaded = spec::load(&args.spec, &overrides).map_err(|r| Failure::InvalidSpec(vec![r]))?;
-    let resolved = fetch::prepare(&loaded, Fetch::Missing).map_err(Failure::InvalidSpec)?;
+    let resolved = load_and_fetch(&args.spec, &overrides, Fetch::Missing)?;
+    let loaded = &resolved.spec;
     let plan = plan::plan(&resolved).map_err(Failure::InvalidSpec)?;
     if plan.phases.is_empty() {
         let span = loaded.source.key_span("/model");
