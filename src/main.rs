@@ -12,6 +12,8 @@ fn main() -> ExitCode {
     // default; this restores the default action.
     // SAFETY: called before any thread starts; SIG_DFL is a valid disposition for SIGPIPE.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // SAFETY: no other thread has started yet.
+    unsafe { runner::device::pin_default_device() };
     runner::device::allocator::reuse_freed_buffers();
     let args = cli::Cli::parse();
     cli::init_logging(args.quiet);

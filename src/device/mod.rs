@@ -28,6 +28,22 @@ use crate::track::records::DeviceInfo;
 use burn::tensor::Device;
 use std::sync::Mutex;
 
+/// Makes Burn's `Device::default()` flex, the CPU backend, unless `BURN_DEVICE` names another.
+/// runner opens every device it computes on itself ([`open`]), but Burn asks for the default
+/// device in places: `ModuleOptimizer::load_record` puts a resumed or carried-over optimizer
+/// state there before the next step moves it to the parameters' device. In a build with a GPU
+/// backend that default is the GPU, which panics on a machine without its driver (a CPU run
+/// resumed by a `cuda` build) and is a needless round trip on one with it.
+///
+/// # Safety
+/// Sets an environment variable: call it before any other thread starts (first in `main`).
+pub unsafe fn pin_default_device() {
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: the caller guarantees no other thread reads or writes the environment.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
+}
+
 impl DeviceChoice {
     /// The cargo feature that compiles this device's backend in, if it needs one.
     pub fn feature(self) -> Option<&'static str> {
