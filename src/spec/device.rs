@@ -76,18 +76,20 @@ impl FromStr for DeviceChoice {
     }
 }
 
-/// The device name `given` was probably meant to be: itself in lower case (`CPU`, `Cuda:1`),
-/// else the nearest name.
+/// The device name `given` was probably meant to be: the nearest name (case ignored), with
+/// `given`'s index kept when only the case was wrong (`Cuda:1` -> `cuda:1`, `gpu:0` -> `wgpu`).
 fn hint(given: &str) -> Option<String> {
-    let lower = given.to_lowercase();
-    if lower != given && lower.parse::<DeviceChoice>().is_ok() {
-        return Some(lower);
-    }
-    did_you_mean(
-        given.split(':').next().unwrap_or(given),
-        ["cpu", "cuda", "wgpu", "tch-cpu", "tch-cuda"],
+    let (name, index) = given.split_once(':').unwrap_or((given, ""));
+    let nearest = did_you_mean(name, ["cpu", "cuda", "wgpu", "tch-cpu", "tch-cuda"])?;
+    let takes_index = matches!(nearest, "cuda" | "wgpu" | "tch-cuda");
+    let only_case = name.to_lowercase() == nearest;
+    Some(
+        if only_case && takes_index && index.parse::<usize>().is_ok() {
+            format!("{nearest}:{index}")
+        } else {
+            nearest.to_string()
+        },
     )
-    .map(str::to_string)
 }
 
 impl serde::Serialize for DeviceChoice {

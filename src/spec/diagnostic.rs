@@ -205,14 +205,16 @@ impl Report {
     }
 }
 
-/// The closest candidate to `wrong` by Jaro-Winkler similarity, if close enough to be a likely typo.
+/// The closest candidate to `wrong` by Jaro-Winkler similarity, ignoring case (`Dropout`,
+/// `CPU`), if close enough to be a likely typo.
 pub fn did_you_mean<'a>(
     wrong: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    let wrong = wrong.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(wrong, c), c))
+        .map(|c| (strsim::jaro_winkler(&wrong, &c.to_lowercase()), c))
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
@@ -258,6 +260,10 @@ mod tests {
             Some("dropout")
         );
         assert_eq!(did_you_mean("xyz", ["dropout", "dense"]), None);
+        assert_eq!(
+            did_you_mean("DROPOUT", ["dropout", "dense"]),
+            Some("dropout")
+        );
     }
 
     #[test]
